@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+#define CAF_SUITE messages.serialization
+#include <caf/test/dsl.hpp>
+
+#include "messages/core_inspect.hpp"
+#include "messages/error.hpp"
+#include "messages/types.hpp"
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+using namespace regcore;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() { messages::register_types(*this); }
+};
+
+struct fixture {
+  config cfg;
+  caf::actor_system sys{cfg};
+
+  template <class T>
+  T roundtrip(const T& in) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    auto copy = in;
+    if (auto err = sink(copy))
+      CAF_FAIL("serialize failed: " << sys.render(err));
+    T out;
+    caf::binary_deserializer source{sys, buf};
+    if (auto err = source(out))
+      CAF_FAIL("deserialize failed: " << sys.render(err));
+    CAF_CHECK_EQUAL(source.remaining(), 0u);
+    return out;
+  }
+};
+
+core::time_point at(int secs) {
+  return core::time_point{} + std::chrono::seconds{secs};
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(serialization_tests, fixture)
+
+CAF_TEST(contact info survives the binary serializer) {
+  core::contact_info c;
+  c.uri = "sip:alice@192.0.2.4:5060;transport=tcp";
+  c.instance_id = "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>";
+  c.reg_id = 2;
+  c.transport_type = core::transport::tcp;
+  c.user_agent = "baresip";
+  c.expires = 3600;
+  c.expires_at = at(3700);
+  c.q = 700;
+  c.received = "192.0.2.4:41000";
+  c.path = {"<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"};
+  c.call_id = "a84b4c76e66710";
+  c.cseq = 314159;
+  c.updated_at = at(100);
+  auto d = roundtrip(c);
+  CAF_CHECK_EQUAL(d.uri, c.uri);
+  CAF_CHECK_EQUAL(d.instance_id, c.instance_id);
+  CAF_CHECK_EQUAL(d.reg_id, 2u);
+  CAF_CHECK(d.transport_type == core::transport::tcp);
+  CAF_CHECK_EQUAL(d.user_agent, "baresip");
+  CAF_CHECK_EQUAL(d.expires, 3600u);
+  CAF_CHECK(d.expires_at == at(3700));
+  CAF_CHECK_EQUAL(d.q, 700u);
+  CAF_CHECK_EQUAL(d.received, c.received);
+  CAF_CHECK_EQUAL(d.path, c.path);
+  CAF_CHECK_EQUAL(d.call_id, c.call_id);
+  CAF_CHECK_EQUAL(d.cseq, 314159u);
+  CAF_CHECK(d.updated_at == at(100));
+  core::user_registration r{"sip:alice@example.com", {c, c}};
+  auto r2 = roundtrip(r);
+  CAF_CHECK_EQUAL(r2.aor, r.aor);
+  CAF_REQUIRE_EQUAL(r2.contacts.size(), 2u);
+  CAF_CHECK_EQUAL(r2.contacts[1].uri, c.uri);
+}
+
+CAF_TEST(presence state with devices survives the binary serializer) {
+  core::presence_state p;
+  p.entity = "sip:bob@example.com";
+  p.basic = core::basic_status::open;
+  p.status = core::extended_status::custom;
+  p.custom_status = "writing code";
+  p.note = "back at 5 <ish> & later";
+  p.activities = {"busy"};
+  core::device_presence d1;
+  d1.device_id = "phone";
+  d1.basic = core::basic_status::open;
+  d1.priority = 800;
+  d1.last_updated = at(5);
+  core::device_presence d2;
+  d2.device_id = "desk";
+  d2.status = core::extended_status::away;
+  d2.expires_at = at(60);
+  p.devices = {d1, d2};
+  p.last_updated = at(5);
+  auto q = roundtrip(p);
+  CAF_CHECK_EQUAL(q.entity, p.entity);
+  CAF_CHECK(q.basic == core::basic_status::open);
+  CAF_CHECK(q.status == core::extended_status::custom);
+  CAF_CHECK_EQUAL(q.custom_status, "writing code");
+  CAF_CHECK_EQUAL(q.note, p.note);
+  CAF_CHECK_EQUAL(q.activities, p.activities);
+  CAF_REQUIRE_EQUAL(q.devices.size(), 2u);
+  CAF_CHECK_EQUAL(q.devices[0].device_id, "phone");
+  CAF_REQUIRE(q.devices[0].priority.has_value());
+  CAF_CHECK_EQUAL(*q.devices[0].priority, 800u);
+  CAF_CHECK(!q.devices[1].priority.has_value());
+  CAF_CHECK(q.devices[1].status == core::extended_status::away);
+  CAF_CHECK(q.devices[1].expires_at == at(60));
+}
+
+CAF_TEST(subscription survives the binary serializer) {
+  core::subscription s;
+  s.id = "sub-42";
+  s.subscriber = "sip:alice@example.com";
+  s.target = "sip:bob@example.com";
+  s.state = core::subscription_state::terminated;
+  s.reason = core::termination_reason::timeout;
+  s.expires = 600;
+  s.expires_at = at(600);
+  s.event_id = "x1";
+  s.version = 7;
+  s.accept = {"application/pidf+xml"};
+  auto t = roundtrip(s);
+  CAF_CHECK_EQUAL(t.id, s.id);
+  CAF_CHECK_EQUAL(t.subscriber, s.subscriber);
+  CAF_CHECK_EQUAL(t.target, s.target);
+  CAF_CHECK(t.state == core::subscription_state::terminated);
+  CAF_CHECK(t.reason == core::termination_reason::timeout);
+  CAF_CHECK_EQUAL(t.expires, 600u);
+  CAF_CHECK(t.expires_at == at(600));
+  CAF_CHECK_EQUAL(t.event_id, "x1");
+  CAF_CHECK_EQUAL(t.version, 7u);
+  CAF_CHECK_EQUAL(t.accept, s.accept);
+}
+
+CAF_TEST(core errors map to caf errors and back) {
+  auto e = core::make_caf_error(core::errc::interval_too_brief,
+                                "Interval Too Brief", 60);
+  CAF_CHECK(messages::is(e, core::errc::interval_too_brief));
+  CAF_CHECK(!messages::is(e, core::errc::bad_request));
+  auto back = messages::from_caf_error(e);
+  CAF_CHECK(back.code == core::errc::interval_too_brief);
+  CAF_CHECK_EQUAL(back.reason, "Interval Too Brief");
+  CAF_CHECK_EQUAL(back.value, 60u);
+  CAF_CHECK_EQUAL(sys.render(e),
+                  "interval_too_brief (Interval Too Brief, 60)");
+  auto e2 = roundtrip(e);
+  CAF_CHECK(messages::is(e2, core::errc::interval_too_brief));
+  CAF_CHECK_EQUAL(messages::from_caf_error(e2).value, 60u);
+  auto other = messages::from_caf_error(caf::make_error(caf::sec::request_timeout));
+  CAF_CHECK(other.code == core::errc::invalid_state);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
