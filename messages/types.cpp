@@ -5,6 +5,8 @@
 #include "messages/error.hpp"
 #include "messages/event_messages.hpp"
 #include "messages/expiry_messages.hpp"
+#include "messages/presence_messages.hpp"
+#include "messages/registrar_messages.hpp"
 
 namespace regcore::messages {
 
@@ -18,6 +20,35 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<expiry_due>("regcore::expiry_due");
   cfg.add_message_type<expiry_schedule>("regcore::expiry_schedule");
   cfg.add_message_type<expiry_stats>("regcore::expiry_stats");
+  // registrar API
+  cfg.add_message_type<contact_request>("regcore::contact_request");
+  cfg.add_message_type<register_request>("regcore::register_request");
+  cfg.add_message_type<register_reply>("regcore::register_reply");
+  cfg.add_message_type<lookup_request>("regcore::lookup_request");
+  cfg.add_message_type<find_user_request>("regcore::find_user_request");
+  cfg.add_message_type<list_users_request>("regcore::list_users_request");
+  cfg.add_message_type<user_list>("regcore::user_list");
+  // presence and subscription API
+  cfg.add_message_type<presence_update_request>("regcore::presence_update_request");
+  cfg.add_message_type<publish_request>("regcore::publish_request");
+  cfg.add_message_type<publish_reply>("regcore::publish_reply");
+  cfg.add_message_type<get_presence_request>("regcore::get_presence_request");
+  cfg.add_message_type<clear_presence_request>("regcore::clear_presence_request");
+  cfg.add_message_type<get_all_presence_request>("regcore::get_all_presence_request");
+  cfg.add_message_type<presence_reply>("regcore::presence_reply");
+  cfg.add_message_type<presence_list>("regcore::presence_list");
+  cfg.add_message_type<dialog_info>("regcore::dialog_info");
+  cfg.add_message_type<subscribe_request>("regcore::subscribe_request");
+  cfg.add_message_type<subscribe_reply>("regcore::subscribe_reply");
+  cfg.add_message_type<unsubscribe_request>("regcore::unsubscribe_request");
+  cfg.add_message_type<get_watchers_request>("regcore::get_watchers_request");
+  cfg.add_message_type<watcher_info>("regcore::watcher_info");
+  cfg.add_message_type<watcher_list>("regcore::watcher_list");
+  cfg.add_message_type<get_subscriptions_request>("regcore::get_subscriptions_request");
+  cfg.add_message_type<subscription_list>("regcore::subscription_list");
+  cfg.add_message_type<get_buddy_list_request>("regcore::get_buddy_list_request");
+  cfg.add_message_type<set_policy_request>("regcore::set_policy_request");
+  cfg.add_message_type<core::presence_policy>("regcore::presence_policy");
   // events and the bus protocol
   cfg.add_message_type<user_registered_event>("regcore::user_registered_event");
   cfg.add_message_type<contact_refreshed_event>("regcore::contact_refreshed_event");

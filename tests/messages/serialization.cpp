@@ -4,6 +4,8 @@
 
 #include "messages/core_inspect.hpp"
 #include "messages/error.hpp"
+#include "messages/presence_messages.hpp"
+#include "messages/registrar_messages.hpp"
 #include "messages/types.hpp"
 
 #include <caf/binary_deserializer.hpp>
@@ -158,6 +160,57 @@ CAF_TEST(core errors map to caf errors and back) {
   CAF_CHECK_EQUAL(messages::from_caf_error(e2).value, 60u);
   auto other = messages::from_caf_error(caf::make_error(caf::sec::request_timeout));
   CAF_CHECK(other.code == core::errc::invalid_state);
+}
+
+CAF_TEST(api requests keep their optional fields) {
+  register_request r;
+  r.aor = "sip:alice@example.com";
+  contact_request c1;
+  c1.uri = "sip:alice@192.0.2.4";
+  c1.expires = 0;
+  c1.q = 500;
+  contact_request c2;
+  c2.uri = "sip:alice@192.0.2.5";
+  c2.instance_id = "<urn:uuid:1>";
+  c2.reg_id = 1;
+  r.contacts = {c1, c2};
+  r.expires = 1800;
+  r.call_id = "cid";
+  r.cseq = 9;
+  r.path = {"<sip:p.example.com;lr>"};
+  r.transport_type = core::transport::tls;
+  auto r2 = roundtrip(r);
+  CAF_CHECK_EQUAL(r2.aor, r.aor);
+  CAF_REQUIRE_EQUAL(r2.contacts.size(), 2u);
+  CAF_REQUIRE(r2.contacts[0].expires.has_value());
+  CAF_CHECK_EQUAL(*r2.contacts[0].expires, 0u);
+  CAF_REQUIRE(r2.contacts[0].q.has_value());
+  CAF_CHECK_EQUAL(*r2.contacts[0].q, 500u);
+  CAF_CHECK(!r2.contacts[1].expires.has_value());
+  CAF_CHECK(!r2.contacts[1].q.has_value());
+  CAF_CHECK_EQUAL(r2.contacts[1].instance_id, "<urn:uuid:1>");
+  CAF_REQUIRE(r2.expires.has_value());
+  CAF_CHECK_EQUAL(*r2.expires, 1800u);
+  CAF_CHECK_EQUAL(r2.path, r.path);
+  CAF_CHECK(r2.transport_type == core::transport::tls);
+  subscribe_request s;
+  s.watcher = "sip:bob@example.com";
+  s.target = "sip:alice@example.com";
+  s.accept = {"application/pidf+xml"};
+  s.dialog.call_id = "d1";
+  s.dialog.route_set = {"<sip:r1;lr>", "<sip:r2;lr>"};
+  auto s2 = roundtrip(s);
+  CAF_CHECK(!s2.expires.has_value());
+  CAF_CHECK_EQUAL(s2.dialog.route_set, s.dialog.route_set);
+  CAF_CHECK_EQUAL(s2.accept, s.accept);
+  set_policy_request p;
+  p.aor = "sip:alice@example.com";
+  p.policy.default_action = core::policy_action::confirm;
+  p.policy.rules = {{"evil.example", core::policy_action::block}};
+  auto p2 = roundtrip(p);
+  CAF_CHECK(p2.policy.default_action == core::policy_action::confirm);
+  CAF_REQUIRE_EQUAL(p2.policy.rules.size(), 1u);
+  CAF_CHECK_EQUAL(p2.policy.rules[0].pattern, "evil.example");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

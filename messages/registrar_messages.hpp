@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Requests and replies of the registrar part of the service API.
+// Every request names its user by AOR (any form core::canonical_aor accepts);
+// the engine canonicalises it and routes to the owning directory shard.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "messages/core_inspect.hpp"
+#include "messages/inspect_macro.hpp"
+
+namespace regcore {
+
+/// One Contact of a REGISTER (RFC 3261 §10.2.1, RFC 5626 §4.2).
+struct contact_request {
+  /// Contact URI, e.g. "sip:alice@192.0.2.4:5060;transport=tcp".
+  std::string uri;
+  /// Contact "expires" parameter, if given.
+  std::optional<uint32_t> expires;
+  /// q in thousandths (0..1000), if given.
+  std::optional<core::qvalue> q;
+  /// +sip.instance, if given.
+  std::string instance_id;
+  /// reg-id, 0 if absent.
+  uint32_t reg_id = 0;
+};
+
+/// register_user / refresh_registration / unregister_user in the SIP shape:
+/// add, refresh or (expires 0) remove contacts; no contact = query.
+struct register_request {
+  std::string aor;
+  std::vector<contact_request> contacts;
+  /// "Contact: *" (only valid with expires 0).
+  bool wildcard = false;
+  /// The Expires header, if given (applies to contacts without their own).
+  std::optional<uint32_t> expires;
+  /// Call-ID and CSeq for RFC 3261 §10.3 step 7 ordering; an API caller
+  /// may leave them empty / 0 (the engine then orders by arrival).
+  std::string call_id;
+  uint32_t cseq = 0;
+  /// RFC 3327 Path values (stored, echoed in 200 OK).
+  std::vector<std::string> path;
+  /// Source address ("ip:port") the request came from.
+  std::string received;
+  core::transport transport_type = core::transport::udp;
+  std::string user_agent;
+  /// The user takes part in the automatic domain roster (auto-buddy list).
+  bool presence_enabled = true;
+};
+
+/// What a registration did (reSIProcate's Registrar words).
+enum class register_outcome : uint8_t {
+  added,
+  refreshed,
+  removed,
+  removed_all,
+  queried,
+  /// Several of the above in one request.
+  mixed,
+};
+
+const char* to_string(register_outcome x) noexcept;
+
+/// Reply to register_request: the canonical AOR, what happened, and every
+/// current binding in lookup order with `expires` = seconds left (what a
+/// 200 OK lists).
+struct register_reply {
+  std::string aor;
+  register_outcome outcome = register_outcome::queried;
+  std::vector<core::contact_info> bindings;
+};
+
+/// lookup_user: the current bindings of an AOR, q descending then most
+/// recent first; `expires` is the remaining time. Error user_not_found.
+struct lookup_request {
+  std::string aor;
+};
+
+/// find_user: reverse lookup of a contact URI. Reply: the canonical AOR.
+/// Error contact_not_found.
+struct find_user_request {
+  std::string contact_uri;
+};
+
+/// list_registered_users: every AOR with at least one binding, sorted.
+struct list_users_request {
+  /// At most this many (0 = all).
+  uint32_t limit = 0;
+};
+
+struct user_list {
+  std::vector<std::string> users;
+};
+
+REGCORE_INSPECT(contact_request, x.uri, messages::opt(x.expires),
+                messages::opt(x.q), x.instance_id, x.reg_id)
+REGCORE_INSPECT(register_request, x.aor, x.contacts, x.wildcard,
+                messages::opt(x.expires), x.call_id, x.cseq, x.path,
+                x.received, x.transport_type, x.user_agent, x.presence_enabled)
+REGCORE_INSPECT(register_reply, x.aor, x.outcome, x.bindings)
+REGCORE_INSPECT(lookup_request, x.aor)
+REGCORE_INSPECT(find_user_request, x.contact_uri)
+REGCORE_INSPECT(list_users_request, x.limit)
+REGCORE_INSPECT(user_list, x.users)
+
+} // namespace regcore
