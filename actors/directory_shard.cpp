@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+#include "actors/directory_shard.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "actors/user.hpp"
+#include "actors/user_host.hpp"
+#include "core/sip_uri.hpp"
+
+namespace regcore::actors {
+
+namespace {
+
+/// One user of this shard: passive (logic here) or active (its actor).
+struct user_slot {
+  std::shared_ptr<user_logic> logic;
+  user_actor actor;
+  /// Pending expiry wake-up of a passive user.
+  std::optional<core::time_point> scheduled;
+  /// Mirrors of an active user's flags (from user_status).
+  bool registered = false;
+  bool has_presence = false;
+  /// Messages forwarded to the active user (compared with user_status).
+  uint64_t forwarded = 0;
+};
+
+struct shard_state {
+  std::shared_ptr<const engine_refs> refs;
+  std::unordered_map<std::string, user_slot> users;
+  /// Reverse index: contact binding key -> canonical AOR.
+  std::unordered_map<std::string, std::string> index;
+  static inline const char* name = "regcore.directory_shard";
+};
+
+using shard_self = directory_shard_actor::stateful_pointer<shard_state>;
+
+core::time_point now_of(shard_self self) {
+  return self->clock().now();
+}
+
+caf::actor as_actor(shard_self self) {
+  return caf::actor_cast<caf::actor>(self);
+}
+
+/// After an operation on a passive user: send effects, reschedule, activate
+/// when it needs an actor, drop it when empty.
+void after_passive(shard_self self,
+                   std::unordered_map<std::string, user_slot>::iterator i,
+                   user_effects&& fx) {
+  auto& st = self->state;
+  auto& slot = i->second;
+  send_effects(as_actor(self), *st.refs, std::move(fx));
+  if (slot.logic->empty()) {
+    st.users.erase(i);
+    return;
+  }
+  if (slot.logic->needs_actor()) {
+    // Activation: the user's state moves into an actor of its own.
+    slot.actor = spawn_user(self->system(), std::move(slot.logic), st.refs, self);
+    self->monitor(slot.actor);
+    slot.logic.reset();
+    slot.scheduled.reset();
+    slot.forwarded = 0;
+    return;
+  }
+  reschedule(self, *st.refs, *slot.logic, slot.scheduled);
+}
+
+/// Routes a per-user request: canonicalises the AOR, forwards to an active
+/// user, or runs `op(logic, fx, now)` on the passive one. With `create`, an
+/// unknown user is created (and dropped again if the operation leaves it
+/// empty); without, `missing()` answers.
+template <class Reply, class Request, class Op, class Missing>
+caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
+                         bool create, Op op, Missing missing) {
+  auto& st = self->state;
+  auto aor = core::canonical_aor(aor_field);
+  if (!aor)
+    return messages::to_caf_error(aor.err());
+  aor_field = *aor;
+  auto i = st.users.find(*aor);
+  if (i != st.users.end() && i->second.actor) {
+    ++i->second.forwarded;
+    return self->delegate(i->second.actor, std::move(req));
+  }
+  if (i == st.users.end()) {
+    if (!create)
+      return missing(*aor);
+    user_slot slot;
+    slot.logic = std::make_shared<user_logic>(*aor);
+    i = st.users.emplace(*aor, std::move(slot)).first;
+  }
+  user_effects fx;
+  core::result<Reply> res = op(*i->second.logic, fx, now_of(self));
+  after_passive(self, i, std::move(fx));
+  if (!res)
+    return messages::to_caf_error(res.err());
+  return std::move(*res);
+}
+
+/// route() for one-way messages: forwarded to an active user, run on a
+/// passive one, ignored for an unknown user.
+template <class Request, class Op>
+void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) {
+  auto& st = self->state;
+  auto aor = core::canonical_aor(aor_field);
+  if (!aor)
+    return;
+  aor_field = *aor;
+  auto i = st.users.find(*aor);
+  if (i == st.users.end())
+    return;
+  if (i->second.actor) {
+    ++i->second.forwarded;
+    self->send(i->second.actor, std::move(req));
+    return;
+  }
+  user_effects fx;
+  op(*i->second.logic, fx, now_of(self));
+  after_passive(self, i, std::move(fx));
+}
+
+caf::error not_found(const std::string& aor) {
+  return core::make_caf_error(core::errc::user_not_found, "Unknown user " + aor);
+}
+
+directory_shard_actor::behavior_type
+directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
+  self->state.refs = std::move(refs);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    // An active user died. Normal ends come with user_status{empty}; any
+    // other exit loses that user's state, which must not go unnoticed.
+    auto& users = self->state.users;
+    for (auto i = users.begin(); i != users.end(); ++i) {
+      if (i->second.actor && i->second.actor.address() == dm.source) {
+        if (dm.reason)
+          caf::aout(self) << "regcore: user actor for " << i->first
+                          << " died: " << self->system().render(dm.reason)
+                          << std::endl;
+        users.erase(i);
+        return;
+      }
+    }
+  });
+  auto cfg = [=]() -> const engine_config& { return *self->state.refs->cfg; };
+  return {
+    // -- registrar ---------------------------------------------------------------
+    [=](register_request& req) -> caf::result<register_reply> {
+      return route<register_reply>(
+        self, req, req.aor, true,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return u.on_register(req, cfg(), now, fx);
+        },
+        not_found);
+    },
+    [=](lookup_request& req) -> caf::result<register_reply> {
+      return route<register_reply>(
+        self, req, req.aor, false,
+        [&](user_logic& u, user_effects&, core::time_point now) {
+          return u.lookup(now);
+        },
+        not_found);
+    },
+    // -- presence -----------------------------------------------------------------
+    [=](presence_update_request& req) -> caf::result<presence_reply> {
+      return route<presence_reply>(
+        self, req, req.aor, true,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return u.on_presence_update(req, cfg(), now, fx);
+        },
+        not_found);
+    },
+    [=](publish_request& req) -> caf::result<publish_reply> {
+      return route<publish_reply>(
+        self, req, req.aor, true,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return u.on_publish(req, cfg(), now, fx);
+        },
+        not_found);
+    },
+    [=](get_presence_request& req) -> caf::result<presence_reply> {
+      return route<presence_reply>(
+        self, req, req.aor, false,
+        [&](user_logic& u, user_effects&, core::time_point now) {
+          return core::result<presence_reply>{u.get_presence(now)};
+        },
+        not_found);
+    },
+    [=](clear_presence_request& req) -> caf::result<presence_reply> {
+      return route<presence_reply>(
+        self, req, req.aor, false,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return core::result<presence_reply>{u.clear_presence(now, fx)};
+        },
+        not_found);
+    },
+    // -- subscriptions ------------------------------------------------------------
+    [=](add_watcher_request& req) -> caf::result<subscribe_reply> {
+      return route<subscribe_reply>(
+        self, req, req.sub.target, true,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return u.add_watcher(req, cfg(), now, fx);
+        },
+        not_found);
+    },
+    [=](refresh_watcher_request& req) -> caf::result<subscribe_reply> {
+      return route<subscribe_reply>(
+        self, req, req.target, false,
+        [&](user_logic& u, user_effects& fx, core::time_point now) {
+          return u.refresh_watcher(req, cfg(), now, fx);
+        },
+        [&](const std::string&) -> caf::error {
+          return core::make_caf_error(core::errc::subscription_not_found,
+                                      "No subscription " + req.id);
+        });
+    },
+    [=](add_watching_request& req) -> caf::result<caf::ok_atom> {
+      return route<caf::ok_atom>(
+        self, req, req.sub.subscriber, true,
+        [&](user_logic& u, user_effects&,
+            core::time_point) -> core::result<caf::ok_atom> {
+          auto ok = u.add_watching(req);
+          if (!ok)
+            return ok.err();
+          return caf::ok_atom::value;
+        },
+        not_found);
+    },
+    [=](remove_watching_request& req) {
+      route_oneway(self, req, req.watcher,
+                   [&](user_logic& u, user_effects&, core::time_point) {
+                     u.remove_watching(req.id);
+                   });
+    },
+    [=](get_watchers_request& req) -> caf::result<watcher_list> {
+      auto aor = core::canonical_aor(req.aor);
+      if (!aor)
+        return messages::to_caf_error(aor.err());
+      req.aor = *aor;
+      auto& st = self->state;
+      auto i = st.users.find(*aor);
+      if (i != st.users.end() && i->second.actor) {
+        ++i->second.forwarded;
+        return self->delegate(i->second.actor, std::move(req));
+      }
+      watcher_list xs;
+      if (i != st.users.end())
+        xs = i->second.logic->watchers();
+      return watchers_with_roster(self, *st.refs, std::move(xs), *aor);
+    },
+    [=](get_subscriptions_request& req) -> caf::result<subscription_list> {
+      return route<subscription_list>(
+        self, req, req.aor, false,
+        [&](user_logic& u, user_effects&, core::time_point) {
+          return core::result<subscription_list>{u.subscriptions()};
+        },
+        [](const std::string&) -> caf::result<subscription_list> {
+          return subscription_list{};
+        });
+    },
+    [=](get_buddy_list_request& req) -> caf::result<user_list> {
+      auto aor = core::canonical_aor(req.aor);
+      if (!aor)
+        return messages::to_caf_error(aor.err());
+      req.aor = *aor;
+      auto& st = self->state;
+      auto i = st.users.find(*aor);
+      if (i != st.users.end() && i->second.actor) {
+        ++i->second.forwarded;
+        return self->delegate(i->second.actor, std::move(req));
+      }
+      subscription_list subs;
+      if (i != st.users.end())
+        subs = i->second.logic->subscriptions();
+      return buddies_with_roster(self, *st.refs, std::move(subs), *aor);
+    },
+    [=](set_policy_request& req) {
+      route_oneway(self, req, req.aor,
+                   [&](user_logic& u, user_effects& fx, core::time_point now) {
+                     u.apply_policy(req.policy, now, fx);
+                   });
+    },
+    // -- time ---------------------------------------------------------------------
+    [=](expiry_due& due) {
+      auto& st = self->state;
+      auto now = now_of(self);
+      for (auto& e : due.entries) {
+        auto i = st.users.find(e.key);
+        if (i == st.users.end() || !i->second.logic)
+          continue; // gone, or active (its actor keeps its own deadlines)
+        consume_wakeup(e.deadline, i->second.scheduled);
+        user_effects fx;
+        i->second.logic->expire(now, cfg(), fx);
+        after_passive(self, i, std::move(fx));
+      }
+    },
+    // -- directory ----------------------------------------------------------------
+    [=](find_user_request& req) -> caf::result<std::string> {
+      auto& idx = self->state.index;
+      auto i = idx.find(core::binding_key(req.contact_uri));
+      if (i == idx.end())
+        return core::make_caf_error(core::errc::contact_not_found,
+                                    "No user has contact " + req.contact_uri);
+      return i->second;
+    },
+    [=](list_users_request& req) -> user_list {
+      user_list result;
+      for (auto& kvp : self->state.users) {
+        auto& s = kvp.second;
+        if (s.logic ? s.logic->registered() : s.registered)
+          result.users.push_back(kvp.first);
+      }
+      std::sort(result.users.begin(), result.users.end());
+      if (req.limit > 0 && result.users.size() > req.limit)
+        result.users.resize(req.limit);
+      return result;
+    },
+    [=](get_all_presence_request& req) -> caf::result<presence_list> {
+      // Passive users answer here; active users are asked.
+      auto& st = self->state;
+      auto now = now_of(self);
+      presence_list here;
+      std::vector<user_actor> active;
+      for (auto& kvp : st.users) {
+        auto& s = kvp.second;
+        if (s.logic) {
+          here.items.push_back(s.logic->get_presence(now));
+        } else {
+          ++s.forwarded; // the user counts this request as handled
+          active.push_back(s.actor);
+        }
+      }
+      if (active.empty())
+        return here;
+      auto rp = self->make_response_promise<presence_list>();
+      auto acc = std::make_shared<presence_list>(std::move(here));
+      auto pending = std::make_shared<size_t>(active.size());
+      auto limit = req.limit;
+      for (auto& a : active) {
+        self->request(a, caf::infinite, get_presence_request{})
+          .then(
+            [=](presence_reply& x) mutable {
+              acc->items.push_back(std::move(x));
+              if (--*pending == 0) {
+                if (limit > 0 && acc->items.size() > limit)
+                  acc->items.resize(limit);
+                rp.deliver(std::move(*acc));
+              }
+            },
+            [=](caf::error&) mutable {
+              if (--*pending == 0)
+                rp.deliver(std::move(*acc));
+            });
+      }
+      return rp;
+    },
+    [=](index_update& x) {
+      auto& idx = self->state.index;
+      if (x.added) {
+        idx[x.key] = x.aor;
+      } else {
+        auto i = idx.find(x.key);
+        if (i != idx.end() && i->second == x.aor)
+          idx.erase(i);
+      }
+    },
+    [=](user_status& x) {
+      auto& users = self->state.users;
+      auto i = users.find(x.aor);
+      if (i == users.end() || !i->second.actor)
+        return;
+      auto& s = i->second;
+      s.registered = x.registered;
+      s.has_presence = x.has_presence;
+      if (x.empty && x.handled == s.forwarded) {
+        // Nothing forwarded is still in flight: the user can go.
+        self->demonitor(s.actor.address());
+        self->send_exit(s.actor, caf::exit_reason::normal);
+        users.erase(i);
+      }
+    },
+    [=](stats_atom) {
+      shard_stats result;
+      auto& st = self->state;
+      result.users = st.users.size();
+      for (auto& kvp : st.users) {
+        auto& s = kvp.second;
+        if (s.actor)
+          ++result.active;
+        if (s.logic ? s.logic->registered() : s.registered)
+          ++result.registered;
+      }
+      result.index_entries = st.index.size();
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+directory_shard_actor spawn_directory_shard(caf::actor_system& sys,
+                                            std::shared_ptr<const engine_refs> refs) {
+  return sys.spawn(directory_shard, std::move(refs));
+}
+
+} // namespace regcore::actors

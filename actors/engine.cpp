@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+#include "actors/engine.hpp"
+
+#include <algorithm>
+
+#include "actors/directory_shard.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/expiry_supervisor.hpp"
+#include "actors/roster.hpp"
+#include "actors/subscription_supervisor.hpp"
+#include "actors/user_host.hpp"
+#include "core/registration.hpp"
+#include "core/sip_uri.hpp"
+
+#include <caf/all.hpp>
+
+namespace regcore::actors {
+
+namespace {
+
+struct front_state {
+  std::shared_ptr<const engine_refs> refs;
+  subscription_supervisor_actor subs;
+  static inline const char* name = "regcore.service";
+};
+
+using front_self = service_actor::stateful_pointer<front_state>;
+
+/// Delegates a per-user request to the shard owning its (canonical) AOR.
+template <class Reply, class Request>
+caf::result<Reply> to_shard(front_self self, Request& req, std::string& aor) {
+  auto canonical = core::canonical_aor(aor);
+  if (!canonical)
+    return messages::to_caf_error(canonical.err());
+  aor = std::move(*canonical);
+  return self->delegate(self->state.refs->shard_for(aor), std::move(req));
+}
+
+/// Sends `req` to every shard and merges the replies with `merge(acc, x)`.
+template <class Reply, class Request, class Merge, class Finish>
+caf::result<Reply> fan_out(front_self self, Request req, Merge merge,
+                           Finish finish) {
+  auto& shards = self->state.refs->shards;
+  auto rp = self->template make_response_promise<Reply>();
+  auto acc = std::make_shared<Reply>();
+  auto pending = std::make_shared<size_t>(shards.size());
+  auto failed = std::make_shared<caf::error>();
+  for (auto& s : shards) {
+    self->request(s, caf::infinite, req)
+      .then(
+        [=](Reply& x) mutable {
+          merge(*acc, std::move(x));
+          if (--*pending == 0)
+            rp.deliver(finish(std::move(*acc)));
+        },
+        [=](caf::error& err) mutable {
+          *failed = err;
+          if (--*pending == 0)
+            rp.deliver(*failed);
+        });
+  }
+  return rp;
+}
+
+service_actor::behavior_type front(front_self self,
+                                   std::shared_ptr<const engine_refs> refs,
+                                   subscription_supervisor_actor subs) {
+  self->state.refs = std::move(refs);
+  self->state.subs = std::move(subs);
+  return {
+    [=](register_request& req) {
+      return to_shard<register_reply>(self, req, req.aor);
+    },
+    [=](lookup_request& req) {
+      return to_shard<register_reply>(self, req, req.aor);
+    },
+    [=](find_user_request& req) -> caf::result<std::string> {
+      if (req.contact_uri.empty())
+        return core::make_caf_error(core::errc::invalid_input, "Empty contact");
+      auto key = core::binding_key(req.contact_uri);
+      return self->delegate(self->state.refs->shard_for(key), std::move(req));
+    },
+    [=](list_users_request& req) {
+      auto limit = req.limit;
+      return fan_out<user_list>(
+        self, req,
+        [](user_list& acc, user_list x) {
+          acc.users.insert(acc.users.end(), x.users.begin(), x.users.end());
+        },
+        [limit](user_list acc) {
+          std::sort(acc.users.begin(), acc.users.end());
+          if (limit > 0 && acc.users.size() > limit)
+            acc.users.resize(limit);
+          return acc;
+        });
+    },
+    [=](presence_update_request& req) {
+      return to_shard<presence_reply>(self, req, req.aor);
+    },
+    [=](publish_request& req) {
+      return to_shard<publish_reply>(self, req, req.aor);
+    },
+    [=](get_presence_request& req) {
+      return to_shard<presence_reply>(self, req, req.aor);
+    },
+    [=](get_all_presence_request& req) {
+      auto limit = req.limit;
+      return fan_out<presence_list>(
+        self, req,
+        [](presence_list& acc, presence_list x) {
+          for (auto& p : x.items)
+            acc.items.push_back(std::move(p));
+        },
+        [limit](presence_list acc) {
+          std::sort(acc.items.begin(), acc.items.end(),
+                    [](const presence_reply& a, const presence_reply& b) {
+                      return a.state.entity < b.state.entity;
+                    });
+          if (limit > 0 && acc.items.size() > limit)
+            acc.items.resize(limit);
+          return acc;
+        });
+    },
+    [=](clear_presence_request& req) {
+      return to_shard<presence_reply>(self, req, req.aor);
+    },
+    [=](subscribe_request& req) {
+      return self->delegate(self->state.subs, std::move(req));
+    },
+    [=](unsubscribe_request& req) {
+      return self->delegate(self->state.subs, std::move(req));
+    },
+    [=](get_watchers_request& req) {
+      return to_shard<watcher_list>(self, req, req.aor);
+    },
+    [=](get_subscriptions_request& req) {
+      return to_shard<subscription_list>(self, req, req.aor);
+    },
+    [=](get_buddy_list_request& req) {
+      return to_shard<user_list>(self, req, req.aor);
+    },
+    [=](set_policy_request& req) {
+      return self->delegate(self->state.subs, std::move(req));
+    },
+    [=](bus_subscribe& req) {
+      return self->delegate(self->state.refs->bus, std::move(req));
+    },
+    [=](bus_unsubscribe& req) {
+      self->send(self->state.refs->bus, std::move(req));
+    },
+  };
+}
+
+/// Calls a host function for every event and acknowledges each batch.
+caf::behavior event_adapter(caf::event_based_actor* self,
+                            std::function<void(const caf::message&)> fn) {
+  return {
+    [=](event_batch& batch) {
+      for (auto& m : batch.events)
+        fn(m);
+      if (auto sender = self->current_sender())
+        self->send(caf::actor_cast<caf::actor>(sender), event_ack{});
+    },
+  };
+}
+
+} // namespace
+
+void engine::shutdown() {
+  auto stop = [](const auto& hdl) {
+    if (hdl)
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  };
+  stop(service);
+  stop(subscriptions);
+  if (refs) {
+    for (auto& s : refs->shards)
+      stop(s);
+    stop(refs->roster);
+    stop(refs->bus);
+    stop(refs->expiry);
+  }
+}
+
+engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
+  auto refs = std::make_shared<engine_refs>();
+  auto shards = std::max<uint32_t>(cfg.shards, 1);
+  expiry_config ecfg;
+  ecfg.granularity = cfg.expiry_granularity;
+  refs->cfg = std::make_shared<const engine_config>(std::move(cfg));
+  refs->bus = spawn_event_bus(sys);
+  refs->expiry = spawn_expiry_supervisor(sys, ecfg);
+  refs->roster = spawn_roster(sys, refs->bus);
+  std::shared_ptr<const engine_refs> shared = refs;
+  // The shards keep `shared`; its shard list is filled in before any message
+  // can reach them (nothing has their handles yet).
+  for (uint32_t i = 0; i < shards; ++i)
+    refs->shards.push_back(spawn_directory_shard(sys, shared));
+  engine result;
+  result.refs = shared;
+  result.subscriptions = spawn_subscription_supervisor(sys, shared);
+  result.service = sys.spawn(front, shared, result.subscriptions);
+  return result;
+}
+
+// -- blocking_service ---------------------------------------------------------------
+
+blocking_service::blocking_service(caf::actor_system& sys, service_actor service)
+  : sys_(sys), service_(std::move(service)), self_(sys) {
+  // nop
+}
+
+caf::expected<register_reply>
+blocking_service::register_user(const std::string& aor,
+                                const std::string& contact, uint32_t expires) {
+  register_request req;
+  req.aor = aor;
+  contact_request c;
+  c.uri = contact;
+  c.expires = expires;
+  req.contacts.push_back(std::move(c));
+  return call<register_reply>(std::move(req));
+}
+
+caf::expected<register_reply>
+blocking_service::refresh_registration(const std::string& aor,
+                                       const std::string& contact,
+                                       uint32_t expires) {
+  return register_user(aor, contact, expires);
+}
+
+caf::expected<register_reply>
+blocking_service::unregister_user(const std::string& aor,
+                                  const std::string& contact) {
+  register_request req;
+  req.aor = aor;
+  req.expires = 0;
+  if (contact.empty()) {
+    req.wildcard = true;
+  } else {
+    contact_request c;
+    c.uri = contact;
+    c.expires = 0;
+    req.contacts.push_back(std::move(c));
+  }
+  return call<register_reply>(std::move(req));
+}
+
+caf::expected<register_reply> blocking_service::lookup_user(const std::string& aor) {
+  return call<register_reply>(lookup_request{aor});
+}
+
+caf::expected<std::string> blocking_service::find_user(const std::string& contact) {
+  return call<std::string>(find_user_request{contact});
+}
+
+caf::expected<user_list> blocking_service::list_registered_users(uint32_t limit) {
+  return call<user_list>(list_users_request{limit});
+}
+
+caf::expected<presence_reply>
+blocking_service::update_presence(const std::string& aor,
+                                  core::extended_status status,
+                                  const std::string& note) {
+  presence_update_request req;
+  req.aor = aor;
+  req.status = status;
+  req.note = note;
+  return call<presence_reply>(std::move(req));
+}
+
+caf::expected<presence_reply> blocking_service::get_presence(const std::string& aor) {
+  return call<presence_reply>(get_presence_request{aor});
+}
+
+caf::expected<presence_list> blocking_service::get_all_presence(uint32_t limit) {
+  return call<presence_list>(get_all_presence_request{limit});
+}
+
+caf::expected<presence_reply>
+blocking_service::clear_presence(const std::string& aor) {
+  return call<presence_reply>(clear_presence_request{aor});
+}
+
+caf::expected<subscribe_reply>
+blocking_service::subscribe(const std::string& watcher,
+                            const std::string& target, uint32_t expires) {
+  subscribe_request req;
+  req.watcher = watcher;
+  req.target = target;
+  req.expires = expires;
+  return call<subscribe_reply>(std::move(req));
+}
+
+caf::expected<caf::ok_atom> blocking_service::unsubscribe(const std::string& id) {
+  return call<caf::ok_atom>(unsubscribe_request{id});
+}
+
+caf::expected<watcher_list> blocking_service::get_watchers(const std::string& aor) {
+  return call<watcher_list>(get_watchers_request{aor});
+}
+
+caf::expected<subscription_list>
+blocking_service::get_subscriptions(const std::string& aor) {
+  return call<subscription_list>(get_subscriptions_request{aor});
+}
+
+caf::expected<user_list> blocking_service::get_buddy_list(const std::string& aor) {
+  return call<user_list>(get_buddy_list_request{aor});
+}
+
+caf::expected<caf::ok_atom>
+blocking_service::set_policy(const std::string& aor, core::presence_policy policy) {
+  return call<caf::ok_atom>(set_policy_request{aor, std::move(policy)});
+}
+
+caf::actor blocking_service::on_event(uint32_t mask,
+                                      std::function<void(const caf::message&)> fn) {
+  auto adapter = sys_.spawn(event_adapter, std::move(fn));
+  auto ok = call<caf::ok_atom>(bus_subscribe{adapter, mask});
+  if (!ok) {
+    caf::anon_send_exit(adapter, caf::exit_reason::user_shutdown);
+    return {};
+  }
+  return adapter;
+}
+
+} // namespace regcore::actors

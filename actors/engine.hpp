@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The embedding API: spawn the engine inside your own caf::actor_system and
+// talk to one typed handle (service_actor), from actor code with
+// request(...).then(...), or from plain code through blocking_service.
+//
+//   caf::actor_system_config cfg;
+//   regcore::messages::register_types(cfg);
+//   caf::actor_system sys{cfg};
+//   auto eng = regcore::actors::spawn_engine(sys);
+//   regcore::actors::blocking_service api{sys, eng.service};
+//   api.register_user("sip:alice@example.com", "sip:alice@192.0.2.4", 3600);
+//   ...
+//   eng.shutdown();
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/engine_config.hpp"
+#include "actors/engine_refs.hpp"
+#include "messages/interfaces.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+namespace regcore::actors {
+
+/// Handles of a running engine.
+struct engine {
+  /// The service API (all requests).
+  service_actor service;
+  /// Direct routes for hot paths (SIP transport, load generator): the shards,
+  /// the bus, the expiry supervisor, the roster, the config.
+  std::shared_ptr<const engine_refs> refs;
+  subscription_supervisor_actor subscriptions;
+
+  /// Stops every actor of the engine (pending timers would otherwise keep
+  /// some alive until they fire). Idempotent.
+  void shutdown();
+};
+
+/// Spawns the engine: event bus, expiry supervisor, roster, directory
+/// shards, subscription supervisor and the service front.
+engine spawn_engine(caf::actor_system& sys, engine_config cfg = {});
+
+/// Plain-code wrapper around service_actor: every call blocks until the
+/// engine answers and returns the reply or the engine's typed error
+/// (`messages::is(err, core::errc::...)`). Not for hot paths: a blocking
+/// round trip costs ~80 us (see docs/performance.md); use the typed handle
+/// from an actor for throughput.
+class blocking_service {
+public:
+  blocking_service(caf::actor_system& sys, service_actor service);
+
+  /// Sends any request of the service API and waits for its reply.
+  template <class Reply, class Request>
+  caf::expected<Reply> call(Request req) {
+    caf::expected<Reply> result{caf::sec::request_timeout};
+    self_->request(service_, caf::infinite, std::move(req))
+      .receive([&](Reply& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  // -- registrar -------------------------------------------------------------------
+
+  /// Adds or refreshes one contact for `aor` for `expires` seconds.
+  caf::expected<register_reply> register_user(const std::string& aor,
+                                              const std::string& contact,
+                                              uint32_t expires = 3600);
+  /// Same as register_user for an existing contact (refresh).
+  caf::expected<register_reply>
+  refresh_registration(const std::string& aor, const std::string& contact,
+                       uint32_t expires = 3600);
+  /// Removes one contact, or every contact when `contact` is empty.
+  caf::expected<register_reply> unregister_user(const std::string& aor,
+                                                const std::string& contact = {});
+  caf::expected<register_reply> lookup_user(const std::string& aor);
+  caf::expected<std::string> find_user(const std::string& contact);
+  caf::expected<user_list> list_registered_users(uint32_t limit = 0);
+
+  // -- presence ----------------------------------------------------------------------
+
+  caf::expected<presence_reply>
+  update_presence(const std::string& aor, core::extended_status status,
+                  const std::string& note = {});
+  caf::expected<presence_reply> get_presence(const std::string& aor);
+  caf::expected<presence_list> get_all_presence(uint32_t limit = 0);
+  caf::expected<presence_reply> clear_presence(const std::string& aor);
+
+  // -- subscriptions -----------------------------------------------------------------
+
+  caf::expected<subscribe_reply> subscribe(const std::string& watcher,
+                                           const std::string& target,
+                                           uint32_t expires = 3600);
+  caf::expected<caf::ok_atom> unsubscribe(const std::string& id);
+  caf::expected<watcher_list> get_watchers(const std::string& aor);
+  caf::expected<subscription_list> get_subscriptions(const std::string& aor);
+  caf::expected<user_list> get_buddy_list(const std::string& aor);
+  caf::expected<caf::ok_atom> set_policy(const std::string& aor,
+                                         core::presence_policy policy);
+
+  // -- events ------------------------------------------------------------------------
+
+  /// Calls `fn` for every event of the kinds in `mask` (event_bit(...) or
+  /// all_events). `fn` runs on a CAF worker thread, one event at a time, in
+  /// publication order. Returns the actor that calls it: send it an exit
+  /// (or destroy the actor system) to stop.
+  caf::actor on_event(uint32_t mask, std::function<void(const caf::message&)> fn);
+
+private:
+  caf::actor_system& sys_;
+  service_actor service_;
+  caf::scoped_actor self_;
+};
+
+} // namespace regcore::actors

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "core/policy.hpp"
+#include "core/registration.hpp"
+
+namespace regcore::actors {
+
+/// Everything the engine can be configured with. The defaults serve a
+/// single-node, in-memory engine.
+struct engine_config {
+  /// Directory shards (AOR hashed to a shard). More shards spread load over
+  /// more scheduler workers; 2 per core is a good start.
+  uint32_t shards = 4;
+  /// RFC 3261 §10.3 rules: min/max/default expires, contacts per AOR.
+  core::registration_policy registration;
+  /// Subscriptions per watcher and per target.
+  core::subscription_limits limits;
+  /// Subscription expiry (RFC 6665 §4.2.1.1): min, max, default seconds.
+  uint32_t subscription_min_expires = 60;
+  uint32_t subscription_max_expires = 86400;
+  uint32_t subscription_default_expires = 3600;
+  /// Publication expiry (RFC 3903 §6): min, max, default seconds.
+  uint32_t publish_min_expires = 60;
+  uint32_t publish_max_expires = 86400;
+  uint32_t publish_default_expires = 3600;
+  /// Automatic buddy lists: every presence-enabled registered user of a
+  /// domain sees every other one. Off = peer-to-peer: only explicit
+  /// subscriptions count.
+  bool auto_buddy = true;
+  /// Granularity of the expiry supervisor's slots.
+  std::chrono::milliseconds expiry_granularity{1000};
+};
+
+} // namespace regcore::actors

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The handles every engine actor needs to reach the others, plus the config.
+// Built once by spawn_engine() and passed by value (handles are cheap).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/engine_config.hpp"
+#include "actors/user_logic.hpp"
+#include "core/hash.hpp"
+#include "messages/interfaces.hpp"
+
+#include <caf/actor.hpp>
+
+namespace regcore::actors {
+
+struct engine_refs {
+  std::shared_ptr<const engine_config> cfg;
+  event_bus_actor bus;
+  expiry_supervisor_actor expiry;
+  roster_actor roster;
+  std::vector<directory_shard_actor> shards;
+
+  /// The shard owning `key` (a canonical AOR or a contact binding key).
+  const directory_shard_actor& shard_for(const std::string& key) const {
+    return shards[core::shard_of(key, static_cast<uint32_t>(shards.size()))];
+  }
+};
+
+/// Sends what a user operation produced: events to the bus, index updates
+/// to the owning shards, roster changes, ended subscriptions to the
+/// watchers' shards. One-way messages sent as `sender` (the hosting shard or
+/// user actor), so tests can follow them with expect(from(...)).
+void send_effects(const caf::actor& sender, const engine_refs& refs,
+                  user_effects&& fx);
+
+} // namespace regcore::actors

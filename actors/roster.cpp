@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#include "actors/roster.hpp"
+
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "core/sip_uri.hpp"
+
+#include <caf/all.hpp>
+
+namespace regcore::actors {
+
+namespace {
+
+struct roster_state {
+  event_bus_actor bus;
+  std::unordered_map<std::string, std::set<std::string>> domains;
+  static inline const char* name = "regcore.roster";
+};
+
+using roster_self = roster_actor::stateful_pointer<roster_state>;
+
+roster_actor::behavior_type roster(roster_self self, event_bus_actor bus) {
+  self->state.bus = std::move(bus);
+  return {
+    [=](roster_update& x) {
+      auto& st = self->state;
+      auto domain = std::string{core::aor_domain(x.aor)};
+      auto& members = st.domains[domain];
+      bool changed = x.joined ? members.insert(x.aor).second
+                              : members.erase(x.aor) > 0;
+      if (members.empty())
+        st.domains.erase(domain);
+      if (changed) {
+        buddy_list_updated_event ev;
+        ev.domain = std::move(domain);
+        ev.member = x.aor;
+        ev.joined = x.joined;
+        self->send(st.bus, make_event(std::move(ev)));
+      }
+    },
+    [=](roster_query& x) -> user_list {
+      user_list result;
+      auto& st = self->state;
+      auto i = st.domains.find(std::string{core::aor_domain(x.aor)});
+      if (i == st.domains.end() || i->second.count(x.aor) == 0)
+        return result;
+      result.users.reserve(i->second.size() - 1);
+      for (auto& m : i->second)
+        if (m != x.aor)
+          result.users.push_back(m);
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+roster_actor spawn_roster(caf::actor_system& sys, event_bus_actor bus) {
+  return sys.spawn(roster, std::move(bus));
+}
+
+} // namespace regcore::actors

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+#include "actors/user.hpp"
+
+#include "actors/user_host.hpp"
+
+namespace regcore::actors {
+
+namespace {
+
+struct user_state {
+  std::shared_ptr<user_logic> logic;
+  std::shared_ptr<const engine_refs> refs;
+  directory_shard_actor shard;
+  std::optional<core::time_point> scheduled;
+  /// Messages from the shard handled so far.
+  uint64_t handled = 0;
+  /// Flags last reported to the shard.
+  bool reported_registered = false;
+  bool reported_presence = false;
+  static inline const char* name = "regcore.user";
+};
+
+using user_self = user_actor::stateful_pointer<user_state>;
+
+/// After every operation: effects out, next deadline scheduled, the shard
+/// told when the user's summary flags changed or it became empty.
+void after_op(user_self self, user_effects&& fx) {
+  auto& st = self->state;
+  auto& u = *st.logic;
+  send_effects(caf::actor_cast<caf::actor>(self), *st.refs, std::move(fx));
+  reschedule(self, *st.refs, u, st.scheduled);
+  bool reg = u.registered();
+  bool pres = u.has_publications();
+  if (u.empty() || reg != st.reported_registered || pres != st.reported_presence) {
+    st.reported_registered = reg;
+    st.reported_presence = pres;
+    self->send(st.shard, user_status{u.aor(), reg, pres, u.empty(), st.handled});
+  }
+}
+
+/// Runs one operation from the shard on the logic.
+template <class Reply, class Op>
+caf::result<Reply> run(user_self self, Op op) {
+  auto& st = self->state;
+  ++st.handled;
+  user_effects fx;
+  core::result<Reply> res = op(*st.logic, fx, self->clock().now());
+  after_op(self, std::move(fx));
+  return to_caf(std::move(res));
+}
+
+user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic,
+                               std::shared_ptr<const engine_refs> refs,
+                               directory_shard_actor shard) {
+  auto& st = self->state;
+  st.logic = std::move(logic);
+  st.refs = std::move(refs);
+  st.shard = std::move(shard);
+  st.reported_registered = st.logic->registered();
+  st.reported_presence = st.logic->has_publications();
+  reschedule(self, *st.refs, *st.logic, st.scheduled);
+  auto cfg = [=]() -> const engine_config& { return *self->state.refs->cfg; };
+  return {
+    [=](register_request& req) {
+      return run<register_reply>(self, [&](user_logic& u, user_effects& fx,
+                                           core::time_point now) {
+        return u.on_register(req, cfg(), now, fx);
+      });
+    },
+    [=](lookup_request&) {
+      return run<register_reply>(
+        self, [&](user_logic& u, user_effects&, core::time_point now) {
+          return u.lookup(now);
+        });
+    },
+    [=](presence_update_request& req) {
+      return run<presence_reply>(self, [&](user_logic& u, user_effects& fx,
+                                           core::time_point now) {
+        return u.on_presence_update(req, cfg(), now, fx);
+      });
+    },
+    [=](publish_request& req) {
+      return run<publish_reply>(self, [&](user_logic& u, user_effects& fx,
+                                          core::time_point now) {
+        return u.on_publish(req, cfg(), now, fx);
+      });
+    },
+    [=](get_presence_request&) {
+      return run<presence_reply>(
+        self, [&](user_logic& u, user_effects&, core::time_point now) {
+          return core::result<presence_reply>{u.get_presence(now)};
+        });
+    },
+    [=](clear_presence_request&) {
+      return run<presence_reply>(self, [&](user_logic& u, user_effects& fx,
+                                           core::time_point now) {
+        return core::result<presence_reply>{u.clear_presence(now, fx)};
+      });
+    },
+    [=](add_watcher_request& req) {
+      return run<subscribe_reply>(self, [&](user_logic& u, user_effects& fx,
+                                            core::time_point now) {
+        return u.add_watcher(req, cfg(), now, fx);
+      });
+    },
+    [=](refresh_watcher_request& req) {
+      return run<subscribe_reply>(self, [&](user_logic& u, user_effects& fx,
+                                            core::time_point now) {
+        return u.refresh_watcher(req, cfg(), now, fx);
+      });
+    },
+    [=](add_watching_request& req) {
+      return run<caf::ok_atom>(
+        self,
+        [&](user_logic& u, user_effects&,
+            core::time_point) -> core::result<caf::ok_atom> {
+          auto ok = u.add_watching(req);
+          if (!ok)
+            return ok.err();
+          return caf::ok_atom::value;
+        });
+    },
+    [=](remove_watching_request& req) {
+      (void) run<caf::ok_atom>(
+        self, [&](user_logic& u, user_effects&, core::time_point) {
+          u.remove_watching(req.id);
+          return core::result<caf::ok_atom>{caf::ok_atom::value};
+        });
+    },
+    [=](get_watchers_request& req) -> caf::result<watcher_list> {
+      ++self->state.handled;
+      return watchers_with_roster(self, *self->state.refs,
+                                  self->state.logic->watchers(), req.aor);
+    },
+    [=](get_subscriptions_request&) {
+      return run<subscription_list>(
+        self, [&](user_logic& u, user_effects&, core::time_point) {
+          return core::result<subscription_list>{u.subscriptions()};
+        });
+    },
+    [=](get_buddy_list_request& req) -> caf::result<user_list> {
+      ++self->state.handled;
+      return buddies_with_roster(self, *self->state.refs,
+                                 self->state.logic->subscriptions(), req.aor);
+    },
+    [=](set_policy_request& req) {
+      (void) run<caf::ok_atom>(self, [&](user_logic& u, user_effects& fx,
+                                         core::time_point now) {
+        u.apply_policy(req.policy, now, fx);
+        return core::result<caf::ok_atom>{caf::ok_atom::value};
+      });
+    },
+    [=](expiry_due& due) {
+      auto& st = self->state;
+      for (auto& e : due.entries)
+        consume_wakeup(e.deadline, st.scheduled);
+      user_effects fx;
+      st.logic->expire(self->clock().now(), cfg(), fx);
+      after_op(self, std::move(fx));
+    },
+  };
+}
+
+} // namespace
+
+user_actor spawn_user(caf::actor_system& sys, std::shared_ptr<user_logic> logic,
+                      std::shared_ptr<const engine_refs> refs,
+                      directory_shard_actor shard) {
+  return sys.spawn(user, std::move(logic), std::move(refs), std::move(shard));
+}
+
+} // namespace regcore::actors

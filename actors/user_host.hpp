@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What both hosts of a user_logic (its directory shard while passive, its
+// own user actor while active) do around every operation: send the effects,
+// keep exactly one pending expiry wake-up for the user's next deadline, and
+// answer the roster-dependent queries.
+
+#include <optional>
+#include <string>
+
+#include "actors/engine_refs.hpp"
+#include "actors/user_logic.hpp"
+#include "messages/error.hpp"
+
+#include <caf/all.hpp>
+
+namespace regcore::actors {
+
+/// Converts a core result into the caf::result a handler returns.
+template <class T>
+caf::result<T> to_caf(core::result<T>&& x) {
+  if (x)
+    return std::move(*x);
+  return messages::to_caf_error(x.err());
+}
+
+/// Schedules `u`'s next deadline with the expiry supervisor unless an
+/// earlier (or the same) wake-up is already pending. `scheduled` is the
+/// host's record of the pending wake-up.
+inline void reschedule(const expiry_owner_actor& owner, const engine_refs& refs,
+                       const user_logic& u,
+                       std::optional<core::time_point>& scheduled) {
+  auto next = u.next_deadline();
+  if (!next || (scheduled && *scheduled <= *next))
+    return;
+  scheduled = next;
+  caf::anon_send(refs.expiry, expiry_schedule{owner, u.aor(), *next});
+}
+
+/// Marks the wake-up for `deadline` as consumed if it is the pending one.
+inline void consume_wakeup(core::time_point deadline,
+                           std::optional<core::time_point>& scheduled) {
+  if (scheduled && *scheduled == deadline)
+    scheduled.reset();
+}
+
+/// Answers get_watchers: the explicit watchers plus, with auto-buddy, every
+/// other member of the user's domain roster.
+template <class Self>
+caf::result<watcher_list> watchers_with_roster(Self* self,
+                                               const engine_refs& refs,
+                                               watcher_list explicit_watchers,
+                                               const std::string& aor) {
+  if (!refs.cfg->auto_buddy)
+    return explicit_watchers;
+  auto rp = self->template make_response_promise<watcher_list>();
+  self->request(refs.roster, caf::infinite, roster_query{aor})
+    .then(
+      [rp, xs = std::move(explicit_watchers)](user_list& members) mutable {
+        for (auto& m : members.users) {
+          bool dup = false;
+          for (auto& w : xs.watchers)
+            dup = dup || (w.watcher == m && w.subscription_id.empty());
+          if (!dup)
+            xs.watchers.push_back(watcher_info{m, {}, core::subscription_state::active});
+        }
+        rp.deliver(std::move(xs));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// Answers get_buddy_list: targets of the user's subscriptions plus, with
+/// auto-buddy, the other members of its domain roster; sorted, no
+/// duplicates.
+template <class Self>
+caf::result<user_list> buddies_with_roster(Self* self, const engine_refs& refs,
+                                           subscription_list subs,
+                                           const std::string& aor) {
+  user_list own;
+  for (auto& s : subs.subscriptions)
+    own.users.push_back(s.target);
+  auto finish = [](user_list xs) {
+    std::sort(xs.users.begin(), xs.users.end());
+    xs.users.erase(std::unique(xs.users.begin(), xs.users.end()), xs.users.end());
+    return xs;
+  };
+  if (!refs.cfg->auto_buddy)
+    return finish(std::move(own));
+  auto rp = self->template make_response_promise<user_list>();
+  self->request(refs.roster, caf::infinite, roster_query{aor})
+    .then(
+      [rp, finish, own = std::move(own)](user_list& members) mutable {
+        for (auto& m : members.users)
+          own.users.push_back(std::move(m));
+        rp.deliver(finish(std::move(own)));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+} // namespace regcore::actors

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: MIT
+#include "actors/user_logic.hpp"
+
+#include <algorithm>
+
+#include "core/hash.hpp"
+#include "core/pidf.hpp"
+#include "core/presence.hpp"
+#include "core/registration.hpp"
+#include "core/sip_uri.hpp"
+#include "core/subscription.hpp"
+
+namespace regcore::actors {
+
+namespace {
+
+constexpr std::string_view pidf_type = "application/pidf+xml";
+
+/// Clamps a requested interval to [min, max]; 0 stays 0; below the minimum
+/// is an error carrying the minimum (423 / interval too brief).
+core::result<uint32_t> clamp_expires(std::optional<uint32_t> requested,
+                                     uint32_t def, uint32_t min, uint32_t max) {
+  auto x = requested.value_or(def);
+  if (x == 0)
+    return uint32_t{0};
+  if (x < min)
+    return core::make_error(core::errc::interval_too_brief, {}, min);
+  return std::min(x, max);
+}
+
+core::register_request to_core(const register_request& x,
+                               const std::string& aor) {
+  core::register_request r;
+  r.aor = aor;
+  r.contacts.reserve(x.contacts.size());
+  for (auto& c : x.contacts) {
+    core::register_contact rc;
+    rc.uri = c.uri;
+    rc.expires = c.expires;
+    rc.q = c.q;
+    rc.instance_id = c.instance_id;
+    rc.reg_id = c.reg_id;
+    r.contacts.push_back(std::move(rc));
+  }
+  r.wildcard = x.wildcard;
+  r.expires = x.expires;
+  r.call_id = x.call_id;
+  r.cseq = x.cseq;
+  r.path = x.path;
+  r.received = x.received;
+  r.transport_type = x.transport_type;
+  r.user_agent = x.user_agent;
+  return r;
+}
+
+/// The contacts of a reply: lookup order, `expires` = seconds left.
+std::vector<core::contact_info>
+listed(const std::vector<core::contact_info>& bindings, core::time_point now) {
+  auto xs = core::lookup_order(bindings);
+  for (auto& c : xs)
+    c.expires = core::remaining_seconds(c.expires_at, now);
+  return xs;
+}
+
+bool is_epoch(core::time_point x) {
+  return x == core::time_point{};
+}
+
+} // namespace
+
+user_logic::user_logic(std::string aor) : aor_(std::move(aor)) {
+  presence_.entity = aor_;
+}
+
+// -- registrar -------------------------------------------------------------------
+
+core::result<register_reply> user_logic::on_register(const register_request& req,
+                                                     const engine_config& cfg,
+                                                     core::time_point now,
+                                                     user_effects& fx) {
+  auto res = core::apply_register(bindings_, to_core(req, aor_),
+                                  cfg.registration, now);
+  if (!res)
+    return std::move(res).err();
+  auto& out = *res;
+  bool was_registered = registered();
+  for (auto& c : out.added) {
+    fx.events.push_back(make_event(user_registered_event{aor_, c}));
+    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, true});
+  }
+  for (auto& c : out.refreshed)
+    fx.events.push_back(make_event(contact_refreshed_event{aor_, c}));
+  for (auto& c : out.removed) {
+    auto cause = out.replaced_by_instance(c) ? removal_cause::replaced
+                                             : removal_cause::unregistered;
+    fx.events.push_back(make_event(contact_removed_event{aor_, c, cause}));
+    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+  }
+  bindings_ = std::move(out.bindings);
+  if (!req.contacts.empty() || req.wildcard)
+    presence_enabled_ = req.presence_enabled;
+  if (was_registered && !registered())
+    fx.events.push_back(make_event(user_unregistered_event{aor_}));
+  bool want_roster = cfg.auto_buddy && presence_enabled_ && registered();
+  if (want_roster != in_roster_) {
+    in_roster_ = want_roster;
+    fx.roster.push_back(roster_update{aor_, want_roster});
+  }
+  if (was_registered != registered() && pubs_.empty())
+    on_presence_changed(now, fx);
+  register_reply reply;
+  reply.aor = aor_;
+  reply.outcome = static_cast<register_outcome>(out.kind);
+  reply.bindings = listed(bindings_, now);
+  return reply;
+}
+
+core::result<register_reply> user_logic::lookup(core::time_point now) const {
+  if (bindings_.empty())
+    return core::make_error(core::errc::user_not_found, "No bindings for " + aor_);
+  register_reply reply;
+  reply.aor = aor_;
+  reply.outcome = register_outcome::queried;
+  reply.bindings = listed(bindings_, now);
+  return reply;
+}
+
+// -- presence ----------------------------------------------------------------------
+
+core::result<presence_reply>
+user_logic::on_presence_update(const presence_update_request& req,
+                               const engine_config&, core::time_point now,
+                               user_effects& fx) {
+  if (req.status == core::extended_status::custom && req.custom_status.empty())
+    return core::make_error(core::errc::invalid_input,
+                            "Custom status needs a text");
+  auto device = core::device_from_update(
+    req.device_id.empty() ? std::string{"api"} : req.device_id, req.status,
+    req.custom_status, req.basic, req.note, req.activities, now);
+  publication p;
+  p.etag = "api:" + device.device_id;
+  p.device = std::move(device);
+  if (req.expires && *req.expires > 0)
+    p.expires_at = now + std::chrono::seconds{*req.expires};
+  p.device.expires_at = p.expires_at;
+  auto i = std::find_if(pubs_.begin(), pubs_.end(),
+                        [&](const publication& x) { return x.etag == p.etag; });
+  if (req.expires && *req.expires == 0) {
+    if (i != pubs_.end())
+      pubs_.erase(i);
+  } else if (i != pubs_.end()) {
+    *i = std::move(p);
+  } else {
+    pubs_.push_back(std::move(p));
+  }
+  on_presence_changed(now, fx);
+  return presence_reply{presence_, pidf_};
+}
+
+core::result<publish_reply> user_logic::on_publish(const publish_request& req,
+                                                   const engine_config& cfg,
+                                                   core::time_point now,
+                                                   user_effects& fx) {
+  // RFC 3903 §6 step 2..4: content type, entity tag, expiry.
+  if (!req.body.empty() && !core::iequals_media_type(req.content_type, pidf_type))
+    return core::make_error(core::errc::unsupported_media_type,
+                            "Only application/pidf+xml is accepted");
+  auto i = pubs_.end();
+  if (!req.etag.empty()) {
+    i = std::find_if(pubs_.begin(), pubs_.end(),
+                     [&](const publication& x) { return x.etag == req.etag; });
+    if (i == pubs_.end())
+      return core::make_error(core::errc::conditional_request_failed,
+                              "Unknown entity tag");
+  } else if (req.body.empty()) {
+    return core::make_error(core::errc::bad_request,
+                            "PUBLISH without SIP-If-Match needs a body");
+  }
+  auto expires = clamp_expires(req.expires, cfg.publish_default_expires,
+                               cfg.publish_min_expires,
+                               cfg.publish_max_expires);
+  if (!expires)
+    return std::move(expires).err();
+  if (*expires == 0) {
+    // Removal (RFC 3903 §4.5); an unknown etag was rejected above.
+    if (i != pubs_.end()) {
+      pubs_.erase(i);
+      on_presence_changed(now, fx);
+    }
+    return publish_reply{req.etag, 0};
+  }
+  core::device_presence device;
+  if (!req.body.empty()) {
+    auto doc = core::parse_pidf(req.body);
+    if (!doc)
+      return std::move(doc).err();
+    device = core::device_from_document(*doc, now);
+  } else {
+    device = i->device; // refresh: same state, new expiry
+  }
+  publication p;
+  p.etag = new_etag();
+  p.device = std::move(device);
+  p.device.device_id = p.etag;
+  p.expires_at = now + std::chrono::seconds{*expires};
+  p.device.expires_at = p.expires_at;
+  bool changed = !req.body.empty();
+  if (i != pubs_.end())
+    *i = std::move(p);
+  else
+    pubs_.push_back(std::move(p));
+  auto etag = i != pubs_.end() ? i->etag : pubs_.back().etag;
+  if (changed)
+    on_presence_changed(now, fx);
+  return publish_reply{etag, *expires};
+}
+
+presence_reply user_logic::get_presence(core::time_point now) const {
+  if (!pidf_.empty())
+    return presence_reply{presence_, pidf_};
+  // A passive user never rendered: derive on demand.
+  auto state = core::presence_from_registration(aor_, registered(), now);
+  return presence_reply{state, core::render_pidf(state)};
+}
+
+presence_reply user_logic::clear_presence(core::time_point now, user_effects& fx) {
+  if (!pubs_.empty()) {
+    pubs_.clear();
+    on_presence_changed(now, fx);
+  }
+  return get_presence(now);
+}
+
+void user_logic::recompose(core::time_point now) {
+  if (pubs_.empty()) {
+    presence_ = core::presence_from_registration(aor_, registered(), now);
+  } else {
+    std::vector<core::device_presence> devices;
+    devices.reserve(pubs_.size());
+    for (auto& p : pubs_)
+      devices.push_back(p.device);
+    presence_ = core::compose_presence(aor_, devices, now);
+  }
+  pidf_ = core::render_pidf(presence_);
+}
+
+void user_logic::on_presence_changed(core::time_point now, user_effects& fx) {
+  recompose(now);
+  fx.events.push_back(make_event(presence_updated_event{aor_, presence_, pidf_}));
+  if (watchers_.empty())
+    return;
+  // One rendering for everybody; politely blocked and pending watchers get
+  // the neutral document instead (RFC 3856 §5.1).
+  notify_required_event full{aor_, std::string{pidf_type}, pidf_, {}};
+  notify_required_event neutral{aor_, std::string{pidf_type}, {}, {}};
+  for (auto& kvp : watchers_) {
+    auto& w = kvp.second;
+    if (w.sub.state == core::subscription_state::terminated)
+      continue;
+    bool real = w.action == core::policy_action::allow
+                && w.sub.state == core::subscription_state::active;
+    (real ? full : neutral).targets.push_back(next_notify(w, now));
+  }
+  if (!full.targets.empty())
+    fx.events.push_back(make_event(std::move(full)));
+  if (!neutral.targets.empty()) {
+    neutral.body = core::render_neutral_pidf(aor_);
+    fx.events.push_back(make_event(std::move(neutral)));
+  }
+}
+
+// -- watchers ------------------------------------------------------------------------
+
+notify_target user_logic::next_notify(watcher& w, core::time_point now) {
+  notify_target t;
+  t.subscription_id = w.sub.id;
+  t.watcher = w.sub.subscriber;
+  t.version = core::next_version(w.sub);
+  t.state = w.sub.state;
+  t.reason = w.sub.reason;
+  t.expires = core::remaining_seconds(w.sub.expires_at, now);
+  return t;
+}
+
+core::result<subscribe_reply>
+user_logic::add_watcher(const add_watcher_request& req, const engine_config&,
+                        core::time_point now, user_effects& fx) {
+  if (req.max_watchers > 0 && watchers_.size() >= req.max_watchers
+      && watchers_.count(req.sub.id) == 0)
+    return core::make_error(core::errc::too_many_subscriptions,
+                            "Watcher limit of " + aor_ + " reached",
+                            req.max_watchers);
+  if (pidf_.empty())
+    recompose(now);
+  watcher w;
+  w.sub = req.sub;
+  w.dialog = req.dialog;
+  w.action = req.action;
+  subscribe_reply reply;
+  reply.action = w.action;
+  bool real = w.action == core::policy_action::allow
+              && w.sub.state == core::subscription_state::active;
+  reply.initial = real ? presence_reply{presence_, pidf_}
+                       : presence_reply{core::presence_from_registration(aor_, false, now),
+                                        core::render_neutral_pidf(aor_)};
+  core::next_version(w.sub); // the first NOTIFY carries version 1
+  reply.sub = w.sub;
+  fx.events.push_back(make_event(subscription_created_event{w.sub}));
+  watchers_[w.sub.id] = std::move(w);
+  return reply;
+}
+
+core::result<subscribe_reply>
+user_logic::refresh_watcher(const refresh_watcher_request& req,
+                            const engine_config& cfg, core::time_point now,
+                            user_effects& fx) {
+  auto i = watchers_.find(req.id);
+  if (i == watchers_.end())
+    return core::make_error(core::errc::subscription_not_found,
+                            "No subscription " + req.id);
+  auto& w = i->second;
+  subscribe_reply reply;
+  reply.action = w.action;
+  if (req.expires == 0) {
+    // RFC 6665 §4.1.2.3: an unsubscribe gets a final NOTIFY "terminated".
+    core::terminate(w.sub, core::termination_reason::none);
+    core::next_version(w.sub);
+    reply.sub = w.sub;
+    reply.initial = presence_reply{presence_, pidf_};
+    fx.events.push_back(make_event(subscription_terminated_event{
+      w.sub.id, w.sub.subscriber, w.sub.target, core::termination_reason::none}));
+    fx.watching_removed.push_back(remove_watching_request{w.sub.subscriber, w.sub.id});
+    watchers_.erase(i);
+    return reply;
+  }
+  auto expires = clamp_expires(req.expires, cfg.subscription_default_expires,
+                               cfg.subscription_min_expires,
+                               cfg.subscription_max_expires);
+  if (!expires)
+    return std::move(expires).err();
+  auto ok = core::refresh(w.sub, now, *expires);
+  if (!ok)
+    return ok.err();
+  if (!req.accept.empty())
+    w.sub.accept = req.accept;
+  core::next_version(w.sub);
+  reply.sub = w.sub;
+  bool real = w.action == core::policy_action::allow
+              && w.sub.state == core::subscription_state::active;
+  if (pidf_.empty())
+    recompose(now);
+  reply.initial = real ? presence_reply{presence_, pidf_}
+                       : presence_reply{core::presence_from_registration(aor_, false, now),
+                                        core::render_neutral_pidf(aor_)};
+  return reply;
+}
+
+void user_logic::end_watcher(std::map<std::string, watcher>::iterator i,
+                             core::termination_reason reason,
+                             core::time_point now, user_effects& fx) {
+  auto& w = i->second;
+  core::terminate(w.sub, reason);
+  notify_required_event last{aor_, std::string{pidf_type}, {}, {}};
+  last.body = w.action == core::policy_action::allow ? pidf_
+                                                     : core::render_neutral_pidf(aor_);
+  last.targets.push_back(next_notify(w, now));
+  fx.events.push_back(make_event(std::move(last)));
+  fx.events.push_back(make_event(subscription_terminated_event{
+    w.sub.id, w.sub.subscriber, w.sub.target, reason}));
+  fx.watching_removed.push_back(remove_watching_request{w.sub.subscriber, w.sub.id});
+  watchers_.erase(i);
+}
+
+watcher_list user_logic::watchers() const {
+  watcher_list result;
+  result.watchers.reserve(watchers_.size());
+  for (auto& kvp : watchers_)
+    result.watchers.push_back(
+      watcher_info{kvp.second.sub.subscriber, kvp.first, kvp.second.sub.state});
+  return result;
+}
+
+void user_logic::apply_policy(const core::presence_policy& policy,
+                              core::time_point now, user_effects& fx) {
+  if (pidf_.empty())
+    recompose(now);
+  for (auto i = watchers_.begin(); i != watchers_.end();) {
+    auto next = std::next(i);
+    auto& w = i->second;
+    auto action = core::decide(policy, w.sub.subscriber, aor_);
+    if (action == core::policy_action::block) {
+      end_watcher(i, core::termination_reason::rejected, now, fx);
+    } else {
+      bool changed = false;
+      if (action == core::policy_action::allow
+          && w.sub.state == core::subscription_state::pending) {
+        core::activate(w.sub);
+        changed = true;
+      }
+      auto new_action = action == core::policy_action::confirm
+                          ? core::policy_action::allow
+                          : action;
+      if (new_action != w.action) {
+        w.action = new_action;
+        changed = true;
+      }
+      if (changed) {
+        bool real = w.action == core::policy_action::allow
+                    && w.sub.state == core::subscription_state::active;
+        notify_required_event ev{aor_, std::string{pidf_type},
+                                 real ? pidf_ : core::render_neutral_pidf(aor_),
+                                 {next_notify(w, now)}};
+        fx.events.push_back(make_event(std::move(ev)));
+      }
+    }
+    i = next;
+  }
+}
+
+// -- watching ------------------------------------------------------------------------
+
+core::result<void> user_logic::add_watching(const add_watching_request& req) {
+  if (req.max_subscriptions > 0 && watching_.size() >= req.max_subscriptions
+      && watching_.count(req.sub.id) == 0)
+    return core::make_error(core::errc::too_many_subscriptions,
+                            "Subscription limit of " + aor_ + " reached",
+                            req.max_subscriptions);
+  watching_[req.sub.id] = req.sub;
+  return {};
+}
+
+void user_logic::remove_watching(const std::string& id) {
+  watching_.erase(id);
+}
+
+subscription_list user_logic::subscriptions() const {
+  subscription_list result;
+  result.subscriptions.reserve(watching_.size());
+  for (auto& kvp : watching_)
+    result.subscriptions.push_back(kvp.second);
+  return result;
+}
+
+// -- time ------------------------------------------------------------------------------
+
+void user_logic::expire(core::time_point now, const engine_config& cfg,
+                        user_effects& fx) {
+  // Bindings (RFC 3261 §10.3: a binding lives until its expiry).
+  if (!bindings_.empty()) {
+    auto gone = core::expire_bindings(bindings_, now);
+    for (auto& c : gone) {
+      fx.events.push_back(
+        make_event(contact_removed_event{aor_, c, removal_cause::expired}));
+      fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+    }
+    if (!gone.empty() && bindings_.empty()) {
+      fx.events.push_back(make_event(registration_expired_event{aor_}));
+      if (in_roster_) {
+        in_roster_ = false;
+        fx.roster.push_back(roster_update{aor_, false});
+      }
+      if (pubs_.empty())
+        on_presence_changed(now, fx);
+    }
+  }
+  // Publications (RFC 3903 §6: an expired publication is removed).
+  auto n = pubs_.size();
+  pubs_.erase(std::remove_if(pubs_.begin(), pubs_.end(),
+                             [&](const publication& p) {
+                               return !is_epoch(p.expires_at)
+                                      && p.expires_at <= now;
+                             }),
+              pubs_.end());
+  if (pubs_.size() != n)
+    on_presence_changed(now, fx);
+  // Watchers: terminated;reason=timeout (RFC 6665 §4.1.2.4 / §4.2.2).
+  for (auto i = watchers_.begin(); i != watchers_.end();) {
+    auto next = std::next(i);
+    if (i->second.sub.expires_at <= now)
+      end_watcher(i, core::termination_reason::timeout, now, fx);
+    i = next;
+  }
+  // Subscriptions held as a watcher lapse at the same time on this side.
+  for (auto i = watching_.begin(); i != watching_.end();) {
+    if (i->second.expires_at <= now)
+      i = watching_.erase(i);
+    else
+      ++i;
+  }
+  (void) cfg;
+}
+
+std::optional<core::time_point> user_logic::next_deadline() const {
+  std::optional<core::time_point> result = core::next_deadline(bindings_);
+  auto consider = [&](core::time_point x) {
+    if (!is_epoch(x) && (!result || x < *result))
+      result = x;
+  };
+  for (auto& p : pubs_)
+    consider(p.expires_at);
+  for (auto& kvp : watchers_)
+    consider(kvp.second.sub.expires_at);
+  for (auto& kvp : watching_)
+    consider(kvp.second.expires_at);
+  return result;
+}
+
+std::string user_logic::new_etag() {
+  // Unique per user and publication; the hash keeps it opaque.
+  auto h = core::stable_hash(aor_) ^ (++etag_counter_ * 0x9E3779B97F4A7C15ull);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4)
+    result[static_cast<size_t>(i)] = digits[h & 0xF];
+  return result + "." + std::to_string(etag_counter_);
+}
+
+} // namespace regcore::actors

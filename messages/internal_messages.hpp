@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Messages between the engine's own actors (not part of the service API):
+// wiring subscriptions between watcher and target, the reverse index, the
+// roster, and users reporting to their shard.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/policy.hpp"
+#include "messages/core_inspect.hpp"
+#include "messages/inspect_macro.hpp"
+#include "messages/presence_messages.hpp"
+
+namespace regcore {
+
+/// Supervisor -> target's shard: add a watcher (a new subscription).
+struct add_watcher_request {
+  core::subscription sub;
+  dialog_info dialog;
+  core::policy_action action = core::policy_action::allow;
+  /// Explicit watchers the target may have.
+  uint32_t max_watchers = 0;
+};
+
+/// Supervisor -> target's shard: refresh (expires > 0) or end (expires 0)
+/// subscription `id`.
+struct refresh_watcher_request {
+  std::string target;
+  std::string id;
+  uint32_t expires = 0;
+  /// Accept / dialog updates of an in-dialog SUBSCRIBE (may be empty).
+  std::vector<std::string> accept;
+};
+
+/// Supervisor -> watcher's shard: the watcher now holds `sub` (checked
+/// against `max_subscriptions`).
+struct add_watching_request {
+  core::subscription sub;
+  uint32_t max_subscriptions = 0;
+};
+
+/// Target -> watcher's shard (or supervisor -> watcher): `id` ended.
+struct remove_watching_request {
+  std::string watcher;
+  std::string id;
+};
+
+/// A user -> the shard owning `key`: contact `key` now belongs (added) or
+/// no longer belongs to `aor` (reverse lookup index for find_user).
+struct index_update {
+  std::string key;
+  std::string aor;
+  bool added = true;
+};
+
+/// A user -> the roster: `aor` joined (has a binding and presence enabled)
+/// or left the roster of its domain.
+struct roster_update {
+  std::string aor;
+  bool joined = true;
+};
+
+/// Query the roster of `aor`'s domain: every member except `aor` (empty when
+/// `aor` is not a member).
+struct roster_query {
+  std::string aor;
+};
+
+/// An active user actor -> its shard: summary flags the shard needs for
+/// list_registered_users and for dropping the user when it is empty.
+struct user_status {
+  std::string aor;
+  bool registered = false;
+  bool has_presence = false;
+  bool empty = false;
+  /// Messages from the shard this user has handled so far (the shard drops
+  /// an empty user only when nothing it forwarded is still unhandled).
+  uint64_t handled = 0;
+};
+
+/// Counters of one directory shard.
+struct shard_stats {
+  /// Users hosted (passive records plus active user actors).
+  uint64_t users = 0;
+  /// Of those, users that are active actors.
+  uint64_t active = 0;
+  /// Users with at least one binding.
+  uint64_t registered = 0;
+  /// Reverse-index entries (contact -> AOR) owned by this shard.
+  uint64_t index_entries = 0;
+};
+
+REGCORE_INSPECT(shard_stats, x.users, x.active, x.registered, x.index_entries)
+REGCORE_INSPECT(add_watcher_request, x.sub, x.dialog, x.action, x.max_watchers)
+REGCORE_INSPECT(refresh_watcher_request, x.target, x.id, x.expires, x.accept)
+REGCORE_INSPECT(add_watching_request, x.sub, x.max_subscriptions)
+REGCORE_INSPECT(remove_watching_request, x.watcher, x.id)
+REGCORE_INSPECT(index_update, x.key, x.aor, x.added)
+REGCORE_INSPECT(roster_update, x.aor, x.joined)
+REGCORE_INSPECT(roster_query, x.aor)
+REGCORE_INSPECT(user_status, x.aor, x.registered, x.has_presence, x.empty,
+                x.handled)
+
+} // namespace regcore
