@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// Engine benchmarks on the real (multi-threaded) scheduler: registrations
+// per second through the shards, presence fan-out to W watchers, memory per
+// registered user. Figures and commands: docs/performance.md.
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <string>
+
+#include "actors/engine.hpp"
+#include "messages/types.hpp"
+
+#include <caf/all.hpp>
+
+using namespace regcore;
+
+namespace {
+
+struct bench_config : caf::actor_system_config {
+  bench_config() { messages::register_types(*this); }
+};
+
+long rss_kb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return 0;
+}
+
+register_request make_register(size_t i, uint32_t expires = 3600) {
+  register_request req;
+  req.aor = "sip:user" + std::to_string(i) + "@example.com";
+  contact_request c;
+  c.uri = "sip:user" + std::to_string(i) + "@192.0.2.10:5060";
+  c.expires = expires;
+  req.contacts.push_back(std::move(c));
+  req.call_id = "bench-" + std::to_string(i);
+  req.cseq = 1;
+  return req;
+}
+
+/// Sends `n` registrations straight to the owning shards with at most
+/// `window` outstanding, and reports when all are answered.
+caf::behavior driver(caf::event_based_actor* self,
+                     std::shared_ptr<const actors::engine_refs> refs, size_t first,
+                     size_t n, size_t window, caf::actor done_to) {
+  auto sent = std::make_shared<size_t>(0);
+  auto answered = std::make_shared<size_t>(0);
+  auto errors = std::make_shared<size_t>(0);
+  auto send_next = std::make_shared<std::function<void()>>();
+  *send_next = [=] {
+    auto i = first + (*sent)++;
+    auto req = make_register(i);
+    auto& shard = refs->shard_for(req.aor);
+    self->request(shard, caf::infinite, std::move(req))
+      .then(
+        [=](register_reply&) {
+          if (++*answered == n)
+            self->send(done_to, *errors);
+          else if (*sent < n)
+            (*send_next)();
+        },
+        [=](caf::error&) {
+          ++*errors;
+          if (++*answered == n)
+            self->send(done_to, *errors);
+          else if (*sent < n)
+            (*send_next)();
+        });
+  };
+  for (size_t i = 0; i < std::min(window, n); ++i)
+    (*send_next)();
+  return {[](caf::ok_atom) {}};
+}
+
+size_t run_registrations(caf::actor_system& sys, actors::engine& eng,
+                         size_t first, size_t n, size_t window) {
+  caf::scoped_actor self{sys};
+  self->spawn(driver, eng.refs, first, n, window,
+              caf::actor_cast<caf::actor>(self));
+  size_t errors = 0;
+  self->receive([&](size_t e) { errors = e; });
+  return errors;
+}
+
+} // namespace
+
+/// New users registering (1 contact each), `range(0)` per iteration.
+static void BM_engine_register_new_users(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine_config ecfg;
+  ecfg.shards = 4;
+  auto eng = actors::spawn_engine(sys, ecfg);
+  auto n = static_cast<size_t>(state.range(0));
+  size_t first = 0;
+  size_t errors = 0;
+  for (auto _ : state) {
+    errors += run_registrations(sys, eng, first, n, 256);
+    first += n;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+  state.counters["errors"] = static_cast<double>(errors);
+  eng.shutdown();
+}
+BENCHMARK(BM_engine_register_new_users)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Re-registration of existing users (refresh storm).
+static void BM_engine_refresh(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine_config ecfg;
+  ecfg.shards = 4;
+  auto eng = actors::spawn_engine(sys, ecfg);
+  auto n = static_cast<size_t>(state.range(0));
+  run_registrations(sys, eng, 0, n, 256);
+  for (auto _ : state)
+    run_registrations(sys, eng, 0, n, 256);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+  eng.shutdown();
+}
+BENCHMARK(BM_engine_refresh)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// RSS per registered user (1 contact) after registering range(0) users.
+static void BM_engine_memory_per_user(benchmark::State& state) {
+  for (auto _ : state) {
+    bench_config cfg;
+    caf::actor_system sys{cfg};
+    actors::engine_config ecfg;
+    ecfg.shards = 4;
+    auto eng = actors::spawn_engine(sys, ecfg);
+    auto before = rss_kb();
+    auto n = static_cast<size_t>(state.range(0));
+    run_registrations(sys, eng, 0, n, 1024);
+    auto after = rss_kb();
+    state.counters["bytes_per_user"] =
+      static_cast<double>(after - before) * 1024.0 / static_cast<double>(n);
+    eng.shutdown();
+  }
+}
+BENCHMARK(BM_engine_memory_per_user)->Arg(1000000)->Iterations(1)->Unit(benchmark::kSecond);
+
+/// One presence update fanned out to range(0) watchers: time until the
+/// NotifyRequired event (all watcher dialogs, one shared body) reaches a
+/// bus subscriber.
+static void BM_engine_fanout(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine_config ecfg;
+  ecfg.limits.max_per_target = 1000000;
+  auto eng = actors::spawn_engine(sys, ecfg);
+  actors::blocking_service api{sys, eng.service};
+  auto watchers = static_cast<size_t>(state.range(0));
+  const std::string target = "sip:star@example.com";
+  api.register_user(target, "sip:star@192.0.2.1", 3600);
+  for (size_t i = 0; i < watchers; ++i)
+    api.subscribe("sip:fan" + std::to_string(i) + "@example.com", target, 3600);
+  caf::scoped_actor self{sys};
+  self->request(eng.service, caf::infinite,
+                bus_subscribe{caf::actor_cast<caf::actor>(self),
+                              event_bit(event_kind::notify_required)})
+    .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  int round = 0;
+  size_t notified = 0;
+  for (auto _ : state) {
+    presence_update_request req;
+    req.aor = target;
+    req.status = (++round % 2) ? core::extended_status::busy
+                               : core::extended_status::available;
+    self->send(eng.service, std::move(req));
+    bool got = false;
+    while (!got)
+      self->receive(
+        [&](event_batch& b) {
+          for (auto& m : b.events)
+            if (m.match_elements<notify_required_event>()) {
+              notified += m.get_as<notify_required_event>(0).targets.size();
+              got = true;
+            }
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()), event_ack{});
+        },
+        [&](presence_reply&) {});
+  }
+  state.counters["watchers_per_update"] =
+    static_cast<double>(notified) / static_cast<double>(state.iterations());
+  eng.shutdown();
+}
+BENCHMARK(BM_engine_fanout)->Arg(1)->Arg(100)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
