@@ -1437,13 +1437,16 @@ std::string sip_builder::str() const {
   return out;
 }
 
-std::string sip_builder::take() && {
+std::string sip_builder::take() {
   head_.reserve(head_.size() + 24 + body_.size());
   head_.append("Content-Length: ");
   append_uint(head_, static_cast<uint32_t>(body_.size()));
   head_.append("\r\n\r\n");
   head_.append(body_);
-  return std::move(head_);
+  std::string out = std::move(head_);
+  head_.clear();
+  body_.clear();
+  return out;
 }
 
 sip_builder make_response(const sip_message& req, int status, std::string_view reason,

@@ -398,8 +398,9 @@ public:
 
   /// The serialized message (copy; the builder stays usable).
   std::string str() const;
-  /// The serialized message, moving the builder's buffer out.
-  std::string take() &&;
+  /// The serialized message, moving the builder's buffer out (no copy);
+  /// the builder is empty afterwards.
+  std::string take();
   /// Appends the serialized message to `out`.
   void append_to(std::string& out) const;
 

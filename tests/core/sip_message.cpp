@@ -682,7 +682,7 @@ CAF_TEST(serializer writes exact bytes) {
   notify.append_to(appended);
   CAF_CHECK_EQUAL(appended, "prefix" + notify.str());
   auto copy = notify.str();
-  CAF_CHECK_EQUAL(std::move(notify).take(), copy);
+  CAF_CHECK_EQUAL(notify.take(), copy);
 }
 
 CAF_TEST(response builder copies via from to call id cseq) {
