@@ -22,7 +22,7 @@ constexpr bool is_digit(char c) noexcept {
 }
 
 /// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-constexpr bool is_token_char(char c) noexcept {
+constexpr bool is_token_char_slow(char c) noexcept {
   if (is_alpha(c) || is_digit(c))
     return true;
   switch (c) {
@@ -36,8 +36,8 @@ constexpr bool is_token_char(char c) noexcept {
 
 /// word = 1*(token chars / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" /
 ///           "[" / "]" / "?" / "{" / "}")   (Call-ID, §25.1)
-constexpr bool is_word_char(char c) noexcept {
-  if (is_token_char(c))
+constexpr bool is_word_char_slow(char c) noexcept {
+  if (is_token_char_slow(c))
     return true;
   switch (c) {
     case '(': case ')': case '<': case '>': case ':': case '\\': case '"':
@@ -46,6 +46,31 @@ constexpr bool is_word_char(char c) noexcept {
     default:
       return false;
   }
+}
+
+/// Character classes as a 256-entry table (one load per test on the hot
+/// path instead of a chain of compares).
+enum : uint8_t { cc_token = 1, cc_word = 2 };
+
+struct char_classes {
+  uint8_t bits[256] = {};
+  constexpr char_classes() {
+    for (int i = 0; i < 256; ++i) {
+      auto c = static_cast<char>(i);
+      bits[i] = static_cast<uint8_t>((is_token_char_slow(c) ? cc_token : 0)
+                                     | (is_word_char_slow(c) ? cc_word : 0));
+    }
+  }
+};
+
+constexpr char_classes classes{};
+
+constexpr bool is_token_char(char c) noexcept {
+  return (classes.bits[static_cast<unsigned char>(c)] & cc_token) != 0;
+}
+
+constexpr bool is_word_char(char c) noexcept {
+  return (classes.bits[static_cast<unsigned char>(c)] & cc_word) != 0;
 }
 
 /// Whitespace inside a header value: SP, HT, and the CRLF of a fold (the
@@ -273,8 +298,11 @@ constexpr bool valid_uri(std::string_view u) noexcept {
   return true;
 }
 
-/// name-addr / addr-spec followed by header params (§20.10, §25.1).
-why parse_name_addr(std::string_view e, name_addr_view& out) noexcept {
+/// name-addr / addr-spec followed by header params (§20.10, §25.1). Calls
+/// on_param(const sip_param&) -> why for each header parameter (one pass:
+/// validation and extraction together).
+template <class OnParam>
+why parse_name_addr(std::string_view e, name_addr_view& out, OnParam&& on_param) {
   out.raw = e;
   out.display = {};
   out.params = {};
@@ -329,8 +357,14 @@ why parse_name_addr(std::string_view e, name_addr_view& out) noexcept {
       return why::syntax;
     if (done)
       break;
+    if (auto w = on_param(p); w != why::ok)
+      return w;
   }
   return why::ok;
+}
+
+why parse_name_addr(std::string_view e, name_addr_view& out) {
+  return parse_name_addr(e, out, [](const sip_param&) { return why::ok; });
 }
 
 // -- header table --------------------------------------------------------------
@@ -459,11 +493,75 @@ header_id lookup_header(std::string_view name) noexcept {
       default: return header_id::other;
     }
   }
-  for (size_t i = 0; i < header_table_size; ++i) {
-    const auto& e = header_table[i];
-    if (e.name.size() == name.size() && ascii_lower(e.name[0]) == ascii_lower(name[0])
-        && iequals(e.name, name))
-      return e.id;
+  // Dispatch on the length first: at most three candidates remain.
+  auto is = [name](std::string_view candidate) { return iequals(candidate, name); };
+  switch (name.size()) {
+    case 2:
+      if (is("To")) return header_id::to;
+      break;
+    case 3:
+      if (is("Via")) return header_id::via;
+      break;
+    case 4:
+      if (is("From")) return header_id::from;
+      if (is("CSeq")) return header_id::cseq;
+      if (is("Path")) return header_id::path;
+      if (is("Date")) return header_id::date;
+      break;
+    case 5:
+      if (is("Route")) return header_id::route;
+      if (is("Event")) return header_id::event;
+      if (is("Allow")) return header_id::allow;
+      break;
+    case 6:
+      if (is("Accept")) return header_id::accept;
+      if (is("Server")) return header_id::server;
+      break;
+    case 7:
+      if (is("Call-ID")) return header_id::call_id;
+      if (is("Contact")) return header_id::contact;
+      if (is("Expires")) return header_id::expires;
+      if (is("Require")) return header_id::require;
+      if (is("Subject")) return header_id::subject;
+      break;
+    case 8:
+      if (is("SIP-ETag")) return header_id::sip_etag;
+      break;
+    case 9:
+      if (is("Supported")) return header_id::supported;
+      break;
+    case 10:
+      if (is("User-Agent")) return header_id::user_agent;
+      break;
+    case 11:
+      if (is("Min-Expires")) return header_id::min_expires;
+      break;
+    case 12:
+      if (is("Max-Forwards")) return header_id::max_forwards;
+      if (is("Content-Type")) return header_id::content_type;
+      if (is("Allow-Events")) return header_id::allow_events;
+      if (is("Record-Route")) return header_id::record_route;
+      if (is("SIP-If-Match")) return header_id::sip_if_match;
+      break;
+    case 13:
+      if (is("Authorization")) return header_id::authorization;
+      break;
+    case 14:
+      if (is("Content-Length")) return header_id::content_length;
+      break;
+    case 16:
+      if (is("Content-Encoding")) return header_id::content_encoding;
+      if (is("WWW-Authenticate")) return header_id::www_authenticate;
+      break;
+    case 18:
+      if (is("Subscription-State")) return header_id::subscription_state;
+      if (is("Proxy-Authenticate")) return header_id::proxy_authenticate;
+      break;
+    case 19:
+      if (is("Proxy-Authorization")) return header_id::proxy_authorization;
+      break;
+    default:
+      break;
   }
   return header_id::other;
 }
@@ -585,7 +683,15 @@ void sip_message::clear() noexcept {
 /// Parses into a sip_message (friend of sip_message).
 class sip_parser {
 public:
-  sip_parser(sip_message& m, const sip_limits& l) : m_(m), limits_(l) {}
+  sip_parser(sip_message& m, const sip_limits& l) : m_(m), limits_(l) {
+    // First use: room for a typical message, so the hot path does not grow
+    // the vectors one push_back at a time. Later parses reuse the capacity.
+    if (m_.headers_.capacity() == 0) {
+      m_.headers_.reserve(24);
+      m_.vias_.reserve(4);
+      m_.contacts_.reserve(4);
+    }
+  }
 
   result<void> run(std::string_view data, sip_framing framing);
 
@@ -803,12 +909,7 @@ result<void> sip_parser::on_contact(std::string_view v) {
     if (e == "*")
       return why::syntax;
     contact_view c;
-    if (auto r = parse_name_addr(e, c); r != why::ok)
-      return r;
-    auto rest = c.params;
-    sip_param p;
-    bool done = false;
-    while (next_param(rest, p, done) && !done) {
+    auto r = parse_name_addr(e, c, [&](const sip_param& p) {
       if (iequals(p.name, "q")) {
         auto q = parse_qvalue(p.value);
         if (!q) {
@@ -832,7 +933,10 @@ result<void> sip_parser::on_contact(std::string_view v) {
           return why::syntax;
         }
       }
-    }
+      return why::ok;
+    });
+    if (r != why::ok)
+      return r;
     m_.contacts_.push_back(c);
     return why::ok;
   });
@@ -856,15 +960,17 @@ result<void> sip_parser::on_from_to(std::string_view v, from_to_view& out, const
   auto w = split_list(t, [&](std::string_view e) {
     if (++n > 1)
       return why::syntax;
-    return parse_name_addr(e, out);
+    return parse_name_addr(e, out, [&](const sip_param& p) {
+      if (p.name.size() == 3 && iequals(p.name, "tag")) {
+        if (!p.has_value || !is_token(p.value))
+          return why::syntax;
+        out.tag = p.value;
+      }
+      return why::ok;
+    });
   });
   if (w != why::ok)
     return bad(std::string{"Malformed "} + what + why_text(w));
-  if (auto tag = find_param(out.params, "tag")) {
-    if (!tag->has_value || !is_token(tag->value))
-      return bad(std::string{"Malformed "} + what + " tag");
-    out.tag = tag->value;
-  }
   return {};
 }
 
@@ -920,6 +1026,8 @@ result<void> sip_parser::on_token_list(std::string_view v, std::vector<std::stri
       return {};
     return bad(std::string{"Malformed "} + what);
   }
+  if (out.empty())
+    out.reserve(static_cast<size_t>(std::count(v.begin(), v.end(), ',')) + 1);
   auto w = split_list(v, [&](std::string_view e) {
     if (out.size() >= limits_.max_list_entries)
       return why::too_many;
@@ -1217,6 +1325,21 @@ result<void> sip_parser::run(std::string_view data, sip_framing framing) {
     size_t line_begin = pos;
     size_t i = pos;
     size_t limit = std::min(n, pos + limits_.max_line_length + 2);
+    // Fast path: skip 8 bytes at a time while none is a control character
+    // (SWAR: a byte < 0x20 or == 0x7f sets its high bit in `ctl`; bytes
+    // >= 0x80, UTF-8, never do).
+    while (i + 8 <= limit) {
+      uint64_t x;
+      std::memcpy(&x, p + i, 8);
+      constexpr uint64_t ones = 0x0101010101010101ull;
+      constexpr uint64_t highs = 0x8080808080808080ull;
+      uint64_t lt20 = (x - ones * 0x20) & ~x & highs;
+      uint64_t y = x ^ (ones * 0x7f);
+      uint64_t eq7f = (y - ones) & ~y & highs;
+      if ((lt20 | eq7f) != 0)
+        break;
+      i += 8;
+    }
     for (;;) {
       if (i >= limit) {
         if (limit < n)
@@ -1323,6 +1446,8 @@ result<void> sip_parser::run(std::string_view data, sip_framing framing) {
 result<void> parse_sip_message(sip_message& out, std::string_view data, sip_framing framing,
                                const sip_limits& limits) {
   out.clear();
+  // First use: room for a typical message, so the hot path does not grow
+  // the vectors one push_back at a time. Later parses reuse the capacity.
   sip_parser parser{out, limits};
   return parser.run(data, framing);
 }
