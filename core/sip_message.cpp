@@ -1508,7 +1508,7 @@ sip_builder sip_builder::request(sip_method method, std::string_view uri) {
 }
 
 sip_builder& sip_builder::header(std::string_view name, std::string_view value) {
-  if (lookup_header(name) == header_id::content_length)
+  if (name.empty() || lookup_header(name) == header_id::content_length)
     return *this; // written by str()/take()
   append_clean(name);
   head_.append(": ");
@@ -1518,7 +1518,7 @@ sip_builder& sip_builder::header(std::string_view name, std::string_view value) 
 }
 
 sip_builder& sip_builder::header(std::string_view name, uint32_t value) {
-  if (lookup_header(name) == header_id::content_length)
+  if (name.empty() || lookup_header(name) == header_id::content_length)
     return *this;
   append_clean(name);
   head_.append(": ");

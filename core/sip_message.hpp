@@ -12,8 +12,22 @@
 // fields you need (e.g. into core::contact_info) before dropping it.
 //
 // Header values may contain folded line breaks (RFC 3261 §7.3.1: CRLF
-// followed by SP/HT); they mean one space. The typed accessors have them
-// removed already except inside raw parameter strings and raw header values.
+// followed by SP/HT); they mean one space. Folds can never occur inside
+// URIs, tokens, numbers, tags, Call-IDs or branches; they can remain inside
+// raw header values (header_field::value), raw parameter strings, quoted
+// parameter values and display names.
+//
+// Strictness (RFC 3261 §25 grammar) and the few deliberate leniencies:
+// - lines end in CRLF; a bare CR or LF, NUL or any other control character
+//   in the start line or headers is a 400;
+// - leading CRLFs before the start line are skipped (§7.5);
+// - a missing Max-Forwards is tolerated (see max_forwards());
+// - empty values are accepted where the grammar allows them (Supported,
+//   Accept, Allow, unknown headers), and for User-Agent/Server/Subject;
+// - Expires / expires= / Subscription-State delta-seconds beyond 2^32-1
+//   saturate instead of failing;
+// - an unsupported SIP version is a 400 "Unsupported SIP version" (core's
+//   errc has no 505 yet; the SIP edge may map the reason to 505).
 
 #include <cstddef>
 #include <cstdint>
@@ -375,8 +389,9 @@ result<void> parse_sip_message(sip_message& out, std::string_view data,
 ///                .header("Call-ID", "abc").body("text/plain", "hi").str();
 ///
 /// Values are written as given except that CR, LF and NUL become spaces
-/// (no header injection). Content-Length added via header() is ignored: the
-/// builder always writes the real one.
+/// (no header injection; folded values are unfolded). Content-Length added
+/// via header() is ignored: the builder always writes the real one. A
+/// header with an empty name (e.g. header_id::other) is ignored too.
 class sip_builder {
 public:
   /// Status line "SIP/2.0 <status> <reason>".
@@ -414,9 +429,12 @@ private:
 };
 
 /// Response to a parsed request per RFC 3261 §8.2.6.2: copies every Via (in
-/// order), From, To, Call-ID and CSeq; adds `;tag=<to_tag>` to To when the
-/// request's To has no tag and `to_tag` is not empty. Add further headers
-/// (Contact, Expires, ...) to the returned builder.
+/// order, values as received), From, To, Call-ID and CSeq; adds
+/// `;tag=<to_tag>` to To when the request's To has no tag and `to_tag` is
+/// not empty (pass an empty tag for 100 Trying). Add further headers
+/// (Contact, Expires, ...) to the returned builder. Not done here: RFC 3581
+/// received/rport on the top Via (the transport knows the source address)
+/// and copying Record-Route into dialog-creating 2xx (§12.1.1).
 sip_builder make_response(const sip_message& request, int status,
                           std::string_view reason, std::string_view to_tag = {});
 

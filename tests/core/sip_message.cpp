@@ -787,3 +787,73 @@ CAF_TEST(parsing into a reused message) {
   CAF_CHECK(m.wildcard_contact());
   CAF_CHECK_EQUAL(s(m.call_id()), "wildcard-7@192.0.2.4");
 }
+
+CAF_TEST(comma lists quotes and unknown headers) {
+  std::string msg = "REGISTER sip:example.com SIP/2.0\r\n"
+                    "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP "
+                    "b.example.com:5061;branch=z9hG4bK2\r\n"
+                    "v: SIP/2.0/TLS c.example.com;branch=z9hG4bK3;x=\"a,b\"\r\n"
+                    "X-First : one\r\n"
+                    "From: \"Smith, \\\"Bob\\\"\" <sip:bob@example.com>;tag=9\r\n"
+                    "To: Bob Smith <sip:bob@example.com>\r\n"
+                    "Call-ID: lists@example.com\r\n"
+                    "CSeq: 3 REGISTER\r\n"
+                    "Contact: \"Desk, left\" <sip:bob@192.0.2.1?X=a,b>, <sip:bob@192.0.2.2>\r\n"
+                    "X-Second:\r\n"
+                    "Content-Length: 0\r\n\r\n";
+  auto m = parse_sip_message(msg);
+  if (!m)
+    CAF_ERROR("rejected: " << s(m.err().phrase()));
+  CHECK_OR_RETURN(m.has_value());
+  CHECK_EQUAL_OR_RETURN(m->vias().size(), 3u);
+  CAF_CHECK_EQUAL(s(m->vias()[1].host), "b.example.com");
+  CAF_CHECK(m->vias()[1].port == std::optional<uint16_t>{5061});
+  CAF_CHECK(m->vias()[1].transport_type == transport::tcp);
+  CAF_CHECK(m->vias()[2].transport_type == transport::tls);
+  CAF_CHECK_EQUAL(s(m->vias()[2].branch), "z9hG4bK3");
+  CAF_CHECK_EQUAL(s(m->from().display), "Smith, \\\"Bob\\\"");
+  CAF_CHECK_EQUAL(s(m->from().tag), "9");
+  CAF_CHECK_EQUAL(s(m->to().display), "Bob Smith");
+  CHECK_EQUAL_OR_RETURN(m->contacts().size(), 2u);
+  CAF_CHECK_EQUAL(s(m->contacts()[0].display), "Desk, left");
+  CAF_CHECK_EQUAL(s(m->contacts()[0].uri), "sip:bob@192.0.2.1?X=a,b");
+  CAF_CHECK_EQUAL(s(m->contacts()[1].uri), "sip:bob@192.0.2.2");
+  // Unknown headers are kept verbatim and in order.
+  std::vector<std::string> unknown;
+  for (const auto& h : m->headers())
+    if (h.id == header_id::other)
+      unknown.push_back(s(h.name) + "=" + s(h.value));
+  CHECK_EQUAL_OR_RETURN(unknown.size(), 2u);
+  CAF_CHECK_EQUAL(unknown[0], "X-First=one");
+  CAF_CHECK_EQUAL(unknown[1], "X-Second=");
+  CAF_CHECK(m->header("x-first") == std::optional<std::string_view>{"one"});
+  CAF_CHECK(!m->header("X-Third"));
+  // The Via limit counts comma-separated entries, not header lines.
+  sip_limits two_vias;
+  two_vias.max_vias = 2;
+  auto limited = parse_sip_message(msg, sip_framing::datagram, two_vias);
+  CHECK_OR_RETURN(!limited);
+  CAF_CHECK_EQUAL(s(limited.err().phrase()), "Too many Via entries");
+}
+
+CAF_TEST(status line variants) {
+  auto parse_status = [](const std::string& line) -> std::string {
+    std::string msg = line + "\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                             "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\n"
+                             "Call-ID: c\r\nCSeq: 1 NOTIFY\r\nContent-Length: 0\r\n\r\n";
+    auto m = parse_sip_message(msg);
+    if (!m)
+      return "error: " + std::string{m.err().phrase()};
+    return std::to_string(m->status()) + "|" + std::string{m->reason_phrase()};
+  };
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 200 OK"), "200|OK");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 200"), "200|");
+  CAF_CHECK_EQUAL(parse_status("sip/2.0 481 Call/Transaction Does Not Exist"),
+                  "481|Call/Transaction Does Not Exist");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 200 Très bien"), "200|Très bien");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 700 Nope"), "error: Malformed status line");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 2000 OK"), "error: Malformed status line");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0 20 OK"), "error: Malformed status line");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.1 200 OK"), "error: Unsupported SIP version");
+  CAF_CHECK_EQUAL(parse_status("SIP/2.0"), "error: Malformed status line");
+}
