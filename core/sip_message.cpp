@@ -680,6 +680,24 @@ void sip_message::clear() noexcept {
 
 // -- the parser ------------------------------------------------------------------
 
+/// Internal outcome of one parse step: no allocation on success (a
+/// result<void> would construct and destroy a std::string per header). The
+/// reason is the concatenation of up to three static strings, built into
+/// an error only once, at the top.
+struct sip_parse_step {
+  errc code = errc::none;
+  const char* a = "";
+  const char* b = "";
+  const char* c = "";
+  explicit operator bool() const noexcept { return code == errc::none; }
+  error to_error() const {
+    std::string reason = a;
+    reason += b;
+    reason += c;
+    return make_error(code, std::move(reason));
+  }
+};
+
 /// Parses into a sip_message (friend of sip_message).
 class sip_parser {
 public:
@@ -696,31 +714,30 @@ public:
   result<void> run(std::string_view data, sip_framing framing);
 
 private:
-  static error bad(std::string reason) {
-    return make_error(errc::bad_request, std::move(reason));
+  static sip_parse_step bad(const char* a, const char* b = "", const char* c = "") {
+    return sip_parse_step{errc::bad_request, a, b, c};
   }
-  static error bad(const char* what, why w) {
-    std::string r = what;
-    r += why_text(w);
-    return make_error(errc::bad_request, std::move(r));
+  static sip_parse_step bad(const char* what, why w) {
+    return sip_parse_step{errc::bad_request, what, why_text(w), ""};
   }
-  static error too_large(const char* reason) {
-    return make_error(errc::message_too_large, reason);
+  static sip_parse_step too_large(const char* a, const char* b = "", const char* c = "") {
+    return sip_parse_step{errc::message_too_large, a, b, c};
   }
+  sip_parse_step parse(std::string_view data, sip_framing framing);
 
-  result<void> start_line(std::string_view line);
-  result<void> on_header(header_field& h);
-  result<void> on_via(std::string_view v);
-  result<void> on_contact(std::string_view v);
-  result<void> on_from_to(std::string_view v, from_to_view& out, const char* what);
-  result<void> on_cseq(std::string_view v);
-  result<void> on_name_addr_list(std::string_view v, std::vector<name_addr_view>& out,
+  sip_parse_step start_line(std::string_view line);
+  sip_parse_step on_header(header_field& h);
+  sip_parse_step on_via(std::string_view v);
+  sip_parse_step on_contact(std::string_view v);
+  sip_parse_step on_from_to(std::string_view v, from_to_view& out, const char* what);
+  sip_parse_step on_cseq(std::string_view v);
+  sip_parse_step on_name_addr_list(std::string_view v, std::vector<name_addr_view>& out,
                                  const char* what);
-  result<void> on_token_list(std::string_view v, std::vector<std::string_view>& out,
+  sip_parse_step on_token_list(std::string_view v, std::vector<std::string_view>& out,
                              const char* what, bool allow_empty, bool media_ranges);
-  result<void> on_event(std::string_view v);
-  result<void> on_subscription_state(std::string_view v);
-  result<void> on_content_type(std::string_view v);
+  sip_parse_step on_event(std::string_view v);
+  sip_parse_step on_subscription_state(std::string_view v);
+  sip_parse_step on_content_type(std::string_view v);
 
   sip_message& m_;
   const sip_limits& limits_;
@@ -733,7 +750,7 @@ private:
   bool seen_if_match_ = false;
 };
 
-result<void> sip_parser::start_line(std::string_view line) {
+sip_parse_step sip_parser::start_line(std::string_view line) {
   // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (§7.2)
   if (line.size() >= 4 && iequals(line.substr(0, 4), "SIP/")) {
     auto sp = line.find(' ');
@@ -782,7 +799,7 @@ result<void> sip_parser::start_line(std::string_view line) {
   return {};
 }
 
-result<void> sip_parser::on_via(std::string_view v) {
+sip_parse_step sip_parser::on_via(std::string_view v) {
   auto w = split_list(v, [this](std::string_view e) {
     if (m_.vias_.size() >= limits_.max_vias)
       return why::too_many;
@@ -888,7 +905,7 @@ result<void> sip_parser::on_via(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_contact(std::string_view v) {
+sip_parse_step sip_parser::on_contact(std::string_view v) {
   auto t = trim_ws(v);
   if (t.empty())
     return bad("Malformed Contact (empty)");
@@ -951,10 +968,10 @@ result<void> sip_parser::on_contact(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_from_to(std::string_view v, from_to_view& out, const char* what) {
+sip_parse_step sip_parser::on_from_to(std::string_view v, from_to_view& out, const char* what) {
   auto t = trim_ws(v);
   if (t.empty())
-    return bad(std::string{"Malformed "} + what);
+    return bad("Malformed ", what);
   // One element only (a top-level comma is not allowed in From/To).
   size_t n = 0;
   auto w = split_list(t, [&](std::string_view e) {
@@ -970,11 +987,11 @@ result<void> sip_parser::on_from_to(std::string_view v, from_to_view& out, const
     });
   });
   if (w != why::ok)
-    return bad(std::string{"Malformed "} + what + why_text(w));
+    return bad("Malformed ", what, why_text(w));
   return {};
 }
 
-result<void> sip_parser::on_cseq(std::string_view v) {
+sip_parse_step sip_parser::on_cseq(std::string_view v) {
   // CSeq = 1*DIGIT LWS Method (§20.16); the number is < 2^31 (§8.1.1.5).
   auto t = trim_ws(v);
   size_t i = 0;
@@ -997,11 +1014,11 @@ result<void> sip_parser::on_cseq(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_name_addr_list(std::string_view v,
+sip_parse_step sip_parser::on_name_addr_list(std::string_view v,
                                            std::vector<name_addr_view>& out,
                                            const char* what) {
   if (trim_ws(v).empty())
-    return bad(std::string{"Malformed "} + what);
+    return bad("Malformed ", what);
   auto w = split_list(v, [&](std::string_view e) {
     if (out.size() >= limits_.max_list_entries)
       return why::too_many;
@@ -1012,19 +1029,19 @@ result<void> sip_parser::on_name_addr_list(std::string_view v,
     return why::ok;
   });
   if (w == why::too_many)
-    return make_error(errc::message_too_large, std::string{"Too many "} + what + " entries");
+    return too_large("Too many ", what, " entries");
   if (w != why::ok)
-    return bad(std::string{"Malformed "} + what + why_text(w));
+    return bad("Malformed ", what, why_text(w));
   return {};
 }
 
-result<void> sip_parser::on_token_list(std::string_view v, std::vector<std::string_view>& out,
+sip_parse_step sip_parser::on_token_list(std::string_view v, std::vector<std::string_view>& out,
                                        const char* what, bool allow_empty,
                                        bool media_ranges) {
   if (trim_ws(v).empty()) {
     if (allow_empty)
       return {};
-    return bad(std::string{"Malformed "} + what);
+    return bad("Malformed ", what);
   }
   if (out.empty())
     out.reserve(static_cast<size_t>(std::count(v.begin(), v.end(), ',')) + 1);
@@ -1058,13 +1075,13 @@ result<void> sip_parser::on_token_list(std::string_view v, std::vector<std::stri
     return why::ok;
   });
   if (w == why::too_many)
-    return make_error(errc::message_too_large, std::string{"Too many "} + what + " entries");
+    return too_large("Too many ", what, " entries");
   if (w != why::ok)
-    return bad(std::string{"Malformed "} + what + why_text(w));
+    return bad("Malformed ", what, why_text(w));
   return {};
 }
 
-result<void> sip_parser::on_event(std::string_view v) {
+sip_parse_step sip_parser::on_event(std::string_view v) {
   // Event = event-type *( SEMI event-param ) (RFC 6665 §8.4)
   auto t = trim_ws(v);
   size_t i = 0;
@@ -1090,7 +1107,7 @@ result<void> sip_parser::on_event(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_subscription_state(std::string_view v) {
+sip_parse_step sip_parser::on_subscription_state(std::string_view v) {
   // Subscription-State = substate-value *( SEMI subexp-params ) (RFC 6665 §8.4)
   auto t = trim_ws(v);
   size_t i = 0;
@@ -1131,7 +1148,7 @@ result<void> sip_parser::on_subscription_state(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_content_type(std::string_view v) {
+sip_parse_step sip_parser::on_content_type(std::string_view v) {
   // Content-Type = media-type; media-type = m-type SLASH m-subtype
   // *(SEMI m-parameter) (§20.15)
   auto t = trim_ws(v);
@@ -1165,7 +1182,7 @@ result<void> sip_parser::on_content_type(std::string_view v) {
   return {};
 }
 
-result<void> sip_parser::on_header(header_field& h) {
+sip_parse_step sip_parser::on_header(header_field& h) {
   auto v = h.value;
   auto single = [](bool& seen) {
     bool dup = seen;
@@ -1305,7 +1322,7 @@ result<void> sip_parser::on_header(header_field& h) {
   }
 }
 
-result<void> sip_parser::run(std::string_view data, sip_framing framing) {
+sip_parse_step sip_parser::parse(std::string_view data, sip_framing framing) {
   if (data.size() > limits_.max_message_size)
     return too_large("Message Too Large");
   const char* p = data.data();
@@ -1443,6 +1460,12 @@ result<void> sip_parser::run(std::string_view data, sip_framing framing) {
   return {};
 }
 
+result<void> sip_parser::run(std::string_view data, sip_framing framing) {
+  if (auto st = parse(data, framing); !st)
+    return st.to_error();
+  return {};
+}
+
 result<void> parse_sip_message(sip_message& out, std::string_view data, sip_framing framing,
                                const sip_limits& limits) {
   out.clear();
@@ -1454,10 +1477,12 @@ result<void> parse_sip_message(sip_message& out, std::string_view data, sip_fram
 
 result<sip_message> parse_sip_message(std::string_view data, sip_framing framing,
                                       const sip_limits& limits) {
-  sip_message m;
-  if (auto r = parse_sip_message(m, data, framing, limits); !r)
+  // Parse in place inside the result (NRVO): no 900-byte moves of a
+  // filled message on the way out.
+  result<sip_message> out{sip_message{}};
+  if (auto r = parse_sip_message(*out, data, framing, limits); !r)
     return r.err();
-  return m;
+  return out;
 }
 
 // -- serializer ----------------------------------------------------------------
