@@ -1497,9 +1497,25 @@ void append_uint(std::string& out, uint32_t x) {
 
 } // namespace
 
+namespace {
+
+/// Content-Length or its compact form "l".
+constexpr bool is_content_length_name(std::string_view name) noexcept {
+  return (name.size() == 1 && ascii_lower(name[0]) == 'l')
+         || (name.size() == 14 && iequals(name, "Content-Length"));
+}
+
+} // namespace
+
 void sip_builder::append_clean(std::string_view x) {
+  // Branch-free scan first (vectorizes); rewrite only when needed.
+  bool dirty = false;
+  for (char c : x)
+    dirty |= (c == '\r') | (c == '\n') | (c == '\0');
   size_t start = head_.size();
   head_.append(x);
+  if (!dirty)
+    return;
   for (size_t i = start; i < head_.size(); ++i) {
     char c = head_[i];
     if (c == '\r' || c == '\n' || c == '\0')
@@ -1508,8 +1524,12 @@ void sip_builder::append_clean(std::string_view x) {
 }
 
 sip_builder sip_builder::response(int status, std::string_view reason) {
+  return response(status, reason, 512);
+}
+
+sip_builder sip_builder::response(int status, std::string_view reason, size_t capacity) {
   sip_builder b;
-  b.head_.reserve(512);
+  b.head_.reserve(capacity);
   b.head_.append("SIP/2.0 ");
   append_uint(b.head_, static_cast<uint32_t>(status < 0 ? 0 : status));
   b.head_.push_back(' ');
@@ -1533,22 +1553,26 @@ sip_builder sip_builder::request(sip_method method, std::string_view uri) {
 }
 
 sip_builder& sip_builder::header(std::string_view name, std::string_view value) {
-  if (name.empty() || lookup_header(name) == header_id::content_length)
+  if (name.empty() || is_content_length_name(name))
     return *this; // written by str()/take()
   append_clean(name);
-  head_.append(": ");
+  head_.push_back(':');
+  head_.push_back(' ');
   append_clean(value);
-  head_.append("\r\n");
+  head_.push_back('\r');
+  head_.push_back('\n');
   return *this;
 }
 
 sip_builder& sip_builder::header(std::string_view name, uint32_t value) {
-  if (name.empty() || lookup_header(name) == header_id::content_length)
+  if (name.empty() || is_content_length_name(name))
     return *this;
   append_clean(name);
-  head_.append(": ");
+  head_.push_back(':');
+  head_.push_back(' ');
   append_uint(head_, value);
-  head_.append("\r\n");
+  head_.push_back('\r');
+  head_.push_back('\n');
   return *this;
 }
 
@@ -1607,8 +1631,9 @@ sip_builder make_response(const sip_message& req, int status, std::string_view r
     if (h.id == header_id::via || h.id == header_id::from || h.id == header_id::to
         || h.id == header_id::call_id || h.id == header_id::cseq)
       need += h.value.size() + 24;
-  auto b = sip_builder::response(status, reason);
-  b.reserve(need + 256); // room for the caller's Contact/Expires/...
+  // One allocation: the copied headers plus room for the caller's
+  // Contact/Expires/... and the Content-Length trailer.
+  auto b = sip_builder::response(status, reason, need + 320);
   for (const auto& h : req.headers())
     if (h.id == header_id::via)
       b.header("Via", h.value);

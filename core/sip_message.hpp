@@ -423,6 +423,7 @@ private:
   friend sip_builder make_response(const sip_message&, int, std::string_view,
                                    std::string_view);
   sip_builder() = default;
+  static sip_builder response(int status, std::string_view reason, size_t capacity);
   void append_clean(std::string_view x);
   std::string head_;  // start line + headers, each ending in CRLF
   std::string body_;
