@@ -254,3 +254,62 @@ CAF_TEST(folded and compact content length) {
   CAF_CHECK_EQUAL(o.items[0], msg.substr(0, msg.size() - 4));
   CAF_CHECK_EQUAL(o.buffered, 4u);
 }
+
+CAF_TEST(random streams never crash and frame independently of chunking) {
+  // Deterministic pseudo-random streams built from SIP-ish pieces: every
+  // input must give the same outcome whole and in random chunk sizes.
+  uint32_t seed = 987654321;
+  auto rnd = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  const std::string pieces[] = {
+    "\r\n", "\r\n\r\n", "Content-Length: 5\r\n", "l: 0\r\n", "Content-Length: x\r\n",
+    "INVITE sip:a@b SIP/2.0\r\n", "Via: SIP/2.0/TCP h\r\n", "hello", " folded\r\n",
+    std::string(1, '\0'), "\r", "\n", "Content-Length: 99999999\r\n",
+  };
+  size_t broken = 0;
+  size_t messages = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::string data;
+    auto n = 1 + rnd() % 20;
+    for (uint32_t i = 0; i < n; ++i)
+      data += pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+    auto whole = run(data, data.size());
+    // Random chunking.
+    stream_framer f;
+    outcome o;
+    size_t pos = 0;
+    while (pos < data.size() && o.error.empty()) {
+      auto len = std::min<size_t>(1 + rnd() % 7, data.size() - pos);
+      f.feed(std::string_view{data}.substr(pos, len));
+      pos += len;
+      for (;;) {
+        auto r = f.next();
+        if (!r) {
+          o.error = std::to_string(sip_status(r.err().code)) + " "
+                    + std::string{r.err().phrase()};
+          break;
+        }
+        if (!*r)
+          break;
+        o.items.push_back((*r)->kind == stream_item::message ? (*r)->bytes
+                          : (*r)->kind == stream_item::ping  ? "PING"
+                                                             : "PONG");
+      }
+    }
+    if (o.error.empty())
+      o.buffered = f.buffered();
+    if (!(o == whole))
+      CAF_ERROR("round " << round << " differs between chunkings");
+    broken += whole.error.empty() ? 0 : 1;
+    for (const auto& item : whole.items)
+      if (item != "PING" && item != "PONG") {
+        ++messages;
+        static_cast<void>(parse_sip_message(item, sip_framing::stream));
+      }
+  }
+  CAF_CHECK(broken > 0);
+  CAF_CHECK(messages > 0);
+  CAF_MESSAGE(broken << " broken streams, " << messages << " messages framed");
+}
