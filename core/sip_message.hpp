@@ -380,6 +380,18 @@ result<void> parse_sip_message(sip_message& out, std::string_view data,
                                sip_framing framing = sip_framing::datagram,
                                const sip_limits& limits = {});
 
+/// true when `datagram` is only CRLF pairs (at least one): a keep-alive
+/// (RFC 5626 §3.5.1 / §4.4.1 style "\r\n\r\n" some UAs also send over
+/// UDP) that the transport should drop (or answer) instead of parsing.
+constexpr bool is_crlf_keepalive(std::string_view datagram) noexcept {
+  if (datagram.empty() || datagram.size() % 2 != 0)
+    return false;
+  for (size_t i = 0; i < datagram.size(); i += 2)
+    if (datagram[i] != '\r' || datagram[i + 1] != '\n')
+      return false;
+  return true;
+}
+
 // -- serializing -----------------------------------------------------------
 
 /// Owned builder for outgoing messages: start line, headers in the order

@@ -857,3 +857,15 @@ CAF_TEST(status line variants) {
   CAF_CHECK_EQUAL(parse_status("SIP/2.1 200 OK"), "error: Unsupported SIP version");
   CAF_CHECK_EQUAL(parse_status("SIP/2.0"), "error: Malformed status line");
 }
+
+CAF_TEST(crlf keepalive datagrams) {
+  CAF_CHECK(is_crlf_keepalive("\r\n"));
+  CAF_CHECK(is_crlf_keepalive("\r\n\r\n"));
+  CAF_CHECK(!is_crlf_keepalive(""));
+  CAF_CHECK(!is_crlf_keepalive("\r\n\r"));
+  CAF_CHECK(!is_crlf_keepalive("\n\r"));
+  CAF_CHECK(!is_crlf_keepalive("\r\nOPTIONS"));
+  // Parsing one is an error, not a crash.
+  auto m = parse_sip_message("\r\n\r\n");
+  CAF_CHECK(!m);
+}
