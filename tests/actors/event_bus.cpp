@@ -38,11 +38,11 @@ struct fixture : test_coordinator_fixture<config> {
   caf::actor sub = sys.spawn(recording_subscriber);
 
   fixture() {
-    actors::event_bus_config cfg;
-    cfg.max_batch = 3;
-    cfg.max_in_flight = 2;
-    cfg.max_queue = 4;
-    bus = actors::spawn_event_bus(sys, cfg);
+    actors::event_bus_config bcfg;
+    bcfg.max_batch = 3;
+    bcfg.max_in_flight = 2;
+    bcfg.max_queue = 4;
+    bus = actors::spawn_event_bus(sys, bcfg);
     sched.run();
   }
 
