@@ -62,6 +62,18 @@ listed(const std::vector<core::contact_info>& bindings, core::time_point now) {
   return xs;
 }
 
+register_outcome to_outcome(core::register_kind x) {
+  switch (x) {
+    case core::register_kind::added: return register_outcome::added;
+    case core::register_kind::refreshed: return register_outcome::refreshed;
+    case core::register_kind::removed: return register_outcome::removed;
+    case core::register_kind::removed_all: return register_outcome::removed_all;
+    case core::register_kind::queried: return register_outcome::queried;
+    case core::register_kind::mixed: return register_outcome::mixed;
+  }
+  return register_outcome::queried;
+}
+
 bool is_epoch(core::time_point x) {
   return x == core::time_point{};
 }
@@ -91,9 +103,13 @@ core::result<register_reply> user_logic::on_register(const register_request& req
   for (auto& c : out.refreshed)
     fx.events.push_back(make_event(contact_refreshed_event{aor_, c}));
   for (auto& c : out.removed) {
-    auto cause = out.replaced_by_instance(c) ? removal_cause::replaced
-                                             : removal_cause::unregistered;
-    fx.events.push_back(make_event(contact_removed_event{aor_, c, cause}));
+    fx.events.push_back(
+      make_event(contact_removed_event{aor_, c, removal_cause::unregistered}));
+    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+  }
+  for (auto& c : out.replaced) {
+    fx.events.push_back(
+      make_event(contact_removed_event{aor_, c, removal_cause::replaced}));
     fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
   }
   bindings_ = std::move(out.bindings);
@@ -110,7 +126,7 @@ core::result<register_reply> user_logic::on_register(const register_request& req
     on_presence_changed(now, fx);
   register_reply reply;
   reply.aor = aor_;
-  reply.outcome = static_cast<register_outcome>(out.kind);
+  reply.outcome = to_outcome(out.kind);
   reply.bindings = listed(bindings_, now);
   return reply;
 }
