@@ -151,11 +151,11 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       });
     },
     [=](expiry_due& due) {
-      auto& st = self->state;
+      auto& state = self->state;
       for (auto& e : due.entries)
-        consume_wakeup(e.deadline, st.scheduled);
+        consume_wakeup(e.deadline, state.scheduled);
       user_effects fx;
-      st.logic->expire(self->clock().now(), cfg(), fx);
+      state.logic->expire(self->clock().now(), cfg(), fx);
       after_op(self, std::move(fx));
     },
   };

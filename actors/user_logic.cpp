@@ -410,8 +410,7 @@ void user_logic::apply_policy(const core::presence_policy& policy,
       bool changed = false;
       if (action == core::policy_action::allow
           && w.sub.state == core::subscription_state::pending) {
-        core::activate(w.sub);
-        changed = true;
+        changed = core::activate(w.sub).has_value();
       }
       auto new_action = action == core::policy_action::confirm
                           ? core::policy_action::allow

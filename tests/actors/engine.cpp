@@ -38,15 +38,16 @@ struct fixture : test_coordinator_fixture<config> {
   actors::engine eng;
   caf::actor rec;
 
-  explicit fixture(actors::engine_config cfg = make_cfg()) {
+  explicit fixture(actors::engine_config ecfg = make_cfg()) {
     auto& t = sched.clock().current_time;
     t = std::chrono::ceil<std::chrono::seconds>(t.time_since_epoch())
         + core::time_point{};
-    eng = actors::spawn_engine(sys, cfg);
+    eng = actors::spawn_engine(sys, ecfg);
     rec = sys.spawn(recorder);
     sched.run();
-    self->send(eng.refs->bus, bus_subscribe{rec, all_events});
+    auto rh = self->request(eng.refs->bus, caf::infinite, bus_subscribe{rec, all_events});
     sched.run();
+    rh.receive([](caf::ok_atom) {}, [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   }
 
   ~fixture() {
@@ -168,7 +169,7 @@ CAF_TEST(the path of a register) {
   register_request req;
   req.aor = "SIP:alice@EXAMPLE.com";
   req.contacts.push_back(contact_request{"sip:alice@192.0.2.1", 600, {}, {}, 0});
-  auto rh = self->request(eng.service, caf::infinite, req);
+  self->request(eng.service, caf::infinite, req);
   auto& shard = eng.refs->shard_for(alice);
   expect((register_request), from(self).to(eng.service));
   expect((register_request), from(self).to(shard).with(_));
