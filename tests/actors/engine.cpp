@@ -364,7 +364,9 @@ CAF_TEST(the path of a subscribe and versions per update) {
   CAF_CHECK(reply.sub.state == core::subscription_state::active);
   CAF_CHECK_EQUAL(reply.sub.version, 1u);
   CAF_CHECK_EQUAL(reply.sub.subscriber, bob);
-  CAF_CHECK(core::parse_pidf(reply.initial.pidf)->basic == core::basic_status::open);
+  auto initial = core::parse_pidf(reply.initial.pidf);
+  CAF_REQUIRE(initial);
+  CAF_CHECK(initial->basic == core::basic_status::open);
   CAF_CHECK_EQUAL(events_of<subscription_created_event>().size(), 1u);
   // Each update: one NotifyRequired carrying the next version.
   for (uint32_t v = 2; v <= 4; ++v) {
@@ -375,7 +377,9 @@ CAF_TEST(the path of a subscribe and versions per update) {
     CAF_REQUIRE_EQUAL(last.targets.size(), 1u);
     CAF_CHECK_EQUAL(last.targets[0].subscription_id, reply.sub.id);
     CAF_CHECK_EQUAL(last.targets[0].version, v);
-    CAF_CHECK_EQUAL(core::parse_pidf(last.body)->note, "v" + std::to_string(v));
+    auto body = core::parse_pidf(last.body);
+    CAF_REQUIRE(body);
+    CAF_CHECK_EQUAL(body->note, "v" + std::to_string(v));
   }
   auto w = call<watcher_list>(get_watchers_request{alice});
   CAF_REQUIRE(w);
@@ -445,7 +449,9 @@ CAF_TEST(policy blocks politely blocks and confirms) {
   auto c = sub(carol, alice);
   CAF_REQUIRE(c);
   CAF_CHECK(c->sub.state == core::subscription_state::active);
-  CAF_CHECK(core::parse_pidf(c->initial.pidf)->basic == core::basic_status::closed);
+  auto neutral = core::parse_pidf(c->initial.pidf);
+  CAF_REQUIRE(neutral);
+  CAF_CHECK(neutral->basic == core::basic_status::closed);
   auto d = sub("sip:dave@example.com", alice);
   CAF_REQUIRE(d);
   CAF_CHECK(d->sub.state == core::subscription_state::pending);
