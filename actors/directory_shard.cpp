@@ -91,7 +91,7 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
     slot.logic = std::make_shared<user_logic>(*aor);
     i = st.users.emplace(*aor, std::move(slot)).first;
   }
-  user_effects fx;
+  auto fx = self->state.refs->make_effects();
   core::result<Reply> res = op(*i->second.logic, fx, now_of(self));
   after_passive(self, i, std::move(fx));
   if (!res)
@@ -116,7 +116,7 @@ void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) 
     self->send(i->second.actor, std::move(req));
     return;
   }
-  user_effects fx;
+  auto fx = self->state.refs->make_effects();
   op(*i->second.logic, fx, now_of(self));
   after_passive(self, i, std::move(fx));
 }
@@ -290,7 +290,7 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
         if (i == st.users.end() || !i->second.logic)
           continue; // gone, or active (its actor keeps its own deadlines)
         consume_wakeup(e.deadline, i->second.scheduled);
-        user_effects fx;
+        auto fx = self->state.refs->make_effects();
         i->second.logic->expire(now, cfg(), fx);
         after_passive(self, i, std::move(fx));
       }

@@ -188,7 +188,8 @@ engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
   expiry_config ecfg;
   ecfg.granularity = cfg.expiry_granularity;
   refs->cfg = std::make_shared<const engine_config>(std::move(cfg));
-  refs->bus = spawn_event_bus(sys);
+  refs->interest = std::make_shared<std::atomic<uint32_t>>(0);
+  refs->bus = spawn_event_bus(sys, {}, refs->interest);
   refs->expiry = spawn_expiry_supervisor(sys, ecfg);
   refs->roster = spawn_roster(sys, refs->bus);
   std::shared_ptr<const engine_refs> shared = refs;

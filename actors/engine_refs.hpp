@@ -4,6 +4,7 @@
 // The handles every engine actor needs to reach the others, plus the config.
 // Built once by spawn_engine() and passed by value (handles are cheap).
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,10 +20,22 @@ namespace regcore::actors {
 
 struct engine_refs {
   std::shared_ptr<const engine_config> cfg;
+  /// Union of the event kinds the bus's subscribers asked for, written by
+  /// the bus, read by the users' hosts so they build no event nobody wants
+  /// (PresenceUpdated means rendering a PIDF). One atomic word, a hint: a
+  /// subscriber that races with an event may miss that event.
+  std::shared_ptr<std::atomic<uint32_t>> interest;
   event_bus_actor bus;
   expiry_supervisor_actor expiry;
   roster_actor roster;
   std::vector<directory_shard_actor> shards;
+
+  /// A user_effects for one operation, with the current interest mask.
+  user_effects make_effects() const {
+    user_effects fx;
+    fx.interest = interest ? interest->load(std::memory_order_relaxed) : all_events;
+    return fx;
+  }
 
   /// The shard owning `key` (a canonical AOR or a contact binding key).
   const directory_shard_actor& shard_for(const std::string& key) const {

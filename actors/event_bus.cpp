@@ -20,12 +20,23 @@ struct subscriber_slot {
 
 struct bus_state {
   event_bus_config cfg;
+  std::shared_ptr<std::atomic<uint32_t>> interest;
   std::unordered_map<caf::actor_addr, subscriber_slot> subs;
   bus_stats stats;
   static inline const char* name = "regcore.event_bus";
 };
 
 using bus_self = event_bus_actor::stateful_pointer<bus_state>;
+
+void update_interest(bus_self self) {
+  auto& st = self->state;
+  if (!st.interest)
+    return;
+  uint32_t mask = 0;
+  for (auto& kvp : st.subs)
+    mask |= kvp.second.mask;
+  st.interest->store(mask, std::memory_order_relaxed);
+}
 
 void pump(bus_self self, subscriber_slot& s) {
   auto& st = self->state;
@@ -47,10 +58,15 @@ void pump(bus_self self, subscriber_slot& s) {
   }
 }
 
-event_bus_actor::behavior_type event_bus(bus_self self, event_bus_config cfg) {
+event_bus_actor::behavior_type
+event_bus(bus_self self, event_bus_config cfg,
+          std::shared_ptr<std::atomic<uint32_t>> interest) {
   self->state.cfg = cfg;
+  self->state.interest = std::move(interest);
+  update_interest(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     self->state.subs.erase(dm.source);
+    update_interest(self);
   });
   return {
     [=](publish_event& x) {
@@ -85,6 +101,7 @@ event_bus_actor::behavior_type event_bus(bus_self self, event_bus_config cfg) {
       } else {
         i->second.mask = x.mask;
       }
+      update_interest(self);
       return caf::ok_atom::value;
     },
     [=](bus_unsubscribe& x) {
@@ -94,6 +111,7 @@ event_bus_actor::behavior_type event_bus(bus_self self, event_bus_config cfg) {
         return;
       self->demonitor(i->second.hdl);
       st.subs.erase(i);
+      update_interest(self);
     },
     [=](event_ack& x) {
       auto& st = self->state;
@@ -117,8 +135,9 @@ event_bus_actor::behavior_type event_bus(bus_self self, event_bus_config cfg) {
 
 } // namespace
 
-event_bus_actor spawn_event_bus(caf::actor_system& sys, event_bus_config cfg) {
-  return sys.spawn(event_bus, cfg);
+event_bus_actor spawn_event_bus(caf::actor_system& sys, event_bus_config cfg,
+                                std::shared_ptr<std::atomic<uint32_t>> interest) {
+  return sys.spawn(event_bus, cfg, std::move(interest));
 }
 
 } // namespace regcore::actors

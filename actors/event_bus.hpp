@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <memory>
 
 #include "messages/interfaces.hpp"
 
@@ -24,7 +26,9 @@ struct event_bus_config {
 /// event_batch messages and must answer each with event_ack; a subscriber
 /// that stops acknowledging only ever loses its own oldest events, never
 /// slows the publishers. Subscribers are monitored and dropped when they die.
-event_bus_actor spawn_event_bus(caf::actor_system& sys,
-                                event_bus_config cfg = {});
+/// When `interest` is set, the bus keeps it equal to the union of its
+/// subscribers' masks (see engine_refs::interest).
+event_bus_actor spawn_event_bus(caf::actor_system& sys, event_bus_config cfg = {},
+                                std::shared_ptr<std::atomic<uint32_t>> interest = nullptr);
 
 } // namespace regcore::actors

@@ -43,7 +43,7 @@ template <class Reply, class Op>
 caf::result<Reply> run(user_self self, Op op) {
   auto& st = self->state;
   ++st.handled;
-  user_effects fx;
+  auto fx = st.refs->make_effects();
   core::result<Reply> res = op(*st.logic, fx, self->clock().now());
   after_op(self, std::move(fx));
   return to_caf(std::move(res));
@@ -154,7 +154,7 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       auto& state = self->state;
       for (auto& e : due.entries)
         consume_wakeup(e.deadline, state.scheduled);
-      user_effects fx;
+      auto fx = state.refs->make_effects();
       state.logic->expire(self->clock().now(), cfg(), fx);
       after_op(self, std::move(fx));
     },

@@ -81,7 +81,40 @@ bool is_epoch(core::time_point x) {
 } // namespace
 
 user_logic::user_logic(std::string aor) : aor_(std::move(aor)) {
-  presence_.entity = aor_;
+  // nop
+}
+
+user_logic::presence_part& user_logic::part() {
+  if (!p_) {
+    p_ = std::make_unique<presence_part>();
+    p_->presence.entity = aor_;
+  }
+  return *p_;
+}
+
+void user_logic::release_part_if_idle() {
+  if (p_ && p_->pubs.empty() && p_->watchers.empty() && p_->watching.empty())
+    p_.reset();
+}
+
+presence_reply user_logic::current_presence(core::time_point now) const {
+  if (p_ && !p_->pidf.empty())
+    return presence_reply{p_->presence, p_->pidf};
+  return current_presence_uncached(now);
+}
+
+presence_reply user_logic::current_presence_uncached(core::time_point now) const {
+  presence_reply result;
+  if (p_ && !p_->pubs.empty()) {
+    std::vector<core::device_presence> devices;
+    for (auto& pub : p_->pubs)
+      devices.push_back(pub.device);
+    result.state = core::compose_presence(aor_, devices, now);
+  } else {
+    result.state = core::presence_from_registration(aor_, registered(), now);
+  }
+  result.pidf = core::render_pidf(result.state);
+  return result;
 }
 
 // -- registrar -------------------------------------------------------------------
@@ -97,32 +130,30 @@ core::result<register_reply> user_logic::on_register(const register_request& req
   auto& out = *res;
   bool was_registered = registered();
   for (auto& c : out.added) {
-    fx.events.push_back(make_event(user_registered_event{aor_, c}));
+    fx.emit(user_registered_event{aor_, c});
     fx.index.push_back(index_update{core::binding_key(c.uri), aor_, true});
   }
   for (auto& c : out.refreshed)
-    fx.events.push_back(make_event(contact_refreshed_event{aor_, c}));
+    fx.emit(contact_refreshed_event{aor_, c});
   for (auto& c : out.removed) {
-    fx.events.push_back(
-      make_event(contact_removed_event{aor_, c, removal_cause::unregistered}));
+    fx.emit(contact_removed_event{aor_, c, removal_cause::unregistered});
     fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
   }
   for (auto& c : out.replaced) {
-    fx.events.push_back(
-      make_event(contact_removed_event{aor_, c, removal_cause::replaced}));
+    fx.emit(contact_removed_event{aor_, c, removal_cause::replaced});
     fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
   }
   bindings_ = std::move(out.bindings);
   if (!req.contacts.empty() || req.wildcard)
     presence_enabled_ = req.presence_enabled;
   if (was_registered && !registered())
-    fx.events.push_back(make_event(user_unregistered_event{aor_}));
+    fx.emit(user_unregistered_event{aor_});
   bool want_roster = cfg.auto_buddy && presence_enabled_ && registered();
   if (want_roster != in_roster_) {
     in_roster_ = want_roster;
     fx.roster.push_back(roster_update{aor_, want_roster});
   }
-  if (was_registered != registered() && pubs_.empty())
+  if (was_registered != registered() && !has_publications())
     on_presence_changed(now, fx);
   register_reply reply;
   reply.aor = aor_;
@@ -159,18 +190,21 @@ user_logic::on_presence_update(const presence_update_request& req,
   if (req.expires && *req.expires > 0)
     p.expires_at = now + std::chrono::seconds{*req.expires};
   p.device.expires_at = p.expires_at;
-  auto i = std::find_if(pubs_.begin(), pubs_.end(),
+  auto& pubs = part().pubs;
+  auto i = std::find_if(pubs.begin(), pubs.end(),
                         [&](const publication& x) { return x.etag == p.etag; });
   if (req.expires && *req.expires == 0) {
-    if (i != pubs_.end())
-      pubs_.erase(i);
-  } else if (i != pubs_.end()) {
+    if (i != pubs.end())
+      pubs.erase(i);
+  } else if (i != pubs.end()) {
     *i = std::move(p);
   } else {
-    pubs_.push_back(std::move(p));
+    pubs.push_back(std::move(p));
   }
   on_presence_changed(now, fx);
-  return presence_reply{presence_, pidf_};
+  auto result = current_presence(now);
+  release_part_if_idle();
+  return result;
 }
 
 core::result<publish_reply> user_logic::on_publish(const publish_request& req,
@@ -181,111 +215,119 @@ core::result<publish_reply> user_logic::on_publish(const publish_request& req,
   if (!req.body.empty() && !core::iequals_media_type(req.content_type, pidf_type))
     return core::make_error(core::errc::unsupported_media_type,
                             "Only application/pidf+xml is accepted");
-  auto i = pubs_.end();
-  if (!req.etag.empty()) {
-    i = std::find_if(pubs_.begin(), pubs_.end(),
-                     [&](const publication& x) { return x.etag == req.etag; });
-    if (i == pubs_.end())
-      return core::make_error(core::errc::conditional_request_failed,
-                              "Unknown entity tag");
-  } else if (req.body.empty()) {
-    return core::make_error(core::errc::bad_request,
-                            "PUBLISH without SIP-If-Match needs a body");
-  }
   auto expires = clamp_expires(req.expires, cfg.publish_default_expires,
-                               cfg.publish_min_expires,
-                               cfg.publish_max_expires);
+                               cfg.publish_min_expires, cfg.publish_max_expires);
   if (!expires)
     return std::move(expires).err();
-  if (*expires == 0) {
-    // Removal (RFC 3903 §4.5); an unknown etag was rejected above.
-    if (i != pubs_.end()) {
-      pubs_.erase(i);
-      on_presence_changed(now, fx);
-    }
-    return publish_reply{req.etag, 0};
-  }
+  if (req.etag.empty() && req.body.empty())
+    return core::make_error(core::errc::bad_request,
+                            "PUBLISH without SIP-If-Match needs a body");
   core::device_presence device;
   if (!req.body.empty()) {
     auto doc = core::parse_pidf(req.body);
     if (!doc)
       return std::move(doc).err();
     device = core::device_from_document(*doc, now);
-  } else {
-    device = i->device; // refresh: same state, new expiry
   }
-  publication p;
-  p.etag = new_etag();
-  p.device = std::move(device);
-  p.device.device_id = p.etag;
-  p.expires_at = now + std::chrono::seconds{*expires};
-  p.device.expires_at = p.expires_at;
+  // Validation done: from here on the request succeeds or is a 412.
+  auto& pubs = part().pubs;
+  auto i = pubs.end();
+  if (!req.etag.empty()) {
+    i = std::find_if(pubs.begin(), pubs.end(),
+                     [&](const publication& x) { return x.etag == req.etag; });
+    if (i == pubs.end()) {
+      release_part_if_idle();
+      return core::make_error(core::errc::conditional_request_failed,
+                              "Unknown entity tag");
+    }
+  }
+  if (*expires == 0) {
+    // Removal (RFC 3903 §4.5); the entity tag is known (checked above).
+    if (i != pubs.end()) {
+      pubs.erase(i);
+      on_presence_changed(now, fx);
+    }
+    release_part_if_idle();
+    return publish_reply{req.etag, 0};
+  }
   bool changed = !req.body.empty();
-  if (i != pubs_.end())
-    *i = std::move(p);
+  if (!changed)
+    device = i->device; // refresh: same state, new expiry
+  publication pub;
+  pub.etag = new_etag();
+  pub.device = std::move(device);
+  pub.device.device_id = pub.etag;
+  pub.expires_at = now + std::chrono::seconds{*expires};
+  pub.device.expires_at = pub.expires_at;
+  auto etag = pub.etag;
+  if (i != pubs.end())
+    *i = std::move(pub);
   else
-    pubs_.push_back(std::move(p));
-  auto etag = i != pubs_.end() ? i->etag : pubs_.back().etag;
+    pubs.push_back(std::move(pub));
   if (changed)
     on_presence_changed(now, fx);
   return publish_reply{etag, *expires};
 }
 
 presence_reply user_logic::get_presence(core::time_point now) const {
-  if (!pidf_.empty())
-    return presence_reply{presence_, pidf_};
-  // A passive user never rendered: derive on demand.
-  auto state = core::presence_from_registration(aor_, registered(), now);
-  return presence_reply{state, core::render_pidf(state)};
+  return current_presence(now);
 }
 
 presence_reply user_logic::clear_presence(core::time_point now, user_effects& fx) {
-  if (!pubs_.empty()) {
-    pubs_.clear();
+  if (has_publications()) {
+    p_->pubs.clear();
     on_presence_changed(now, fx);
   }
-  return get_presence(now);
+  auto result = current_presence(now);
+  release_part_if_idle();
+  return result;
 }
 
 void user_logic::recompose(core::time_point now) {
-  if (pubs_.empty()) {
-    presence_ = core::presence_from_registration(aor_, registered(), now);
-  } else {
-    std::vector<core::device_presence> devices;
-    devices.reserve(pubs_.size());
-    for (auto& p : pubs_)
-      devices.push_back(p.device);
-    presence_ = core::compose_presence(aor_, devices, now);
-  }
-  pidf_ = core::render_pidf(presence_);
+  auto& x = part();
+  auto cur = current_presence_uncached(now);
+  x.presence = std::move(cur.state);
+  x.pidf = std::move(cur.pidf);
 }
 
 void user_logic::on_presence_changed(core::time_point now, user_effects& fx) {
+  // Render only when somebody looks: watchers, or a PresenceUpdated
+  // subscriber. Otherwise drop the cache; get_presence renders on demand.
+  bool watched = has_watchers();
+  if (!watched && !fx.wants(event_kind::presence_updated)) {
+    if (p_)
+      p_->pidf.clear();
+    return;
+  }
   recompose(now);
-  fx.events.push_back(make_event(presence_updated_event{aor_, presence_, pidf_}));
-  if (watchers_.empty())
+  auto& x = *p_;
+  fx.emit(presence_updated_event{aor_, x.presence, x.pidf});
+  if (!watched || !fx.wants(event_kind::notify_required))
     return;
   // One rendering for everybody; politely blocked and pending watchers get
   // the neutral document instead (RFC 3856 §5.1).
-  notify_required_event full{aor_, std::string{pidf_type}, pidf_, {}};
+  notify_required_event full{aor_, std::string{pidf_type}, x.pidf, {}};
   notify_required_event neutral{aor_, std::string{pidf_type}, {}, {}};
-  for (auto& kvp : watchers_) {
+  for (auto& kvp : x.watchers) {
     auto& w = kvp.second;
     if (w.sub.state == core::subscription_state::terminated)
       continue;
-    bool real = w.action == core::policy_action::allow
-                && w.sub.state == core::subscription_state::active;
-    (real ? full : neutral).targets.push_back(next_notify(w, now));
+    (sees_presence(w) ? full : neutral).targets.push_back(next_notify(w, now));
   }
   if (!full.targets.empty())
-    fx.events.push_back(make_event(std::move(full)));
+    fx.emit(std::move(full));
   if (!neutral.targets.empty()) {
     neutral.body = core::render_neutral_pidf(aor_);
-    fx.events.push_back(make_event(std::move(neutral)));
+    fx.emit(std::move(neutral));
   }
 }
 
 // -- watchers ------------------------------------------------------------------------
+
+bool user_logic::sees_presence(const watcher& w) noexcept {
+  return w.action == core::policy_action::allow
+         && w.sub.state == core::subscription_state::active;
+}
 
 notify_target user_logic::next_notify(watcher& w, core::time_point now) {
   notify_target t;
@@ -298,31 +340,37 @@ notify_target user_logic::next_notify(watcher& w, core::time_point now) {
   return t;
 }
 
+presence_reply user_logic::presence_for(const watcher& w, core::time_point now) {
+  if (!sees_presence(w))
+    return presence_reply{core::presence_from_registration(aor_, false, now),
+                          core::render_neutral_pidf(aor_)};
+  if (part().pidf.empty())
+    recompose(now);
+  return presence_reply{p_->presence, p_->pidf};
+}
+
 core::result<subscribe_reply>
 user_logic::add_watcher(const add_watcher_request& req, const engine_config&,
                         core::time_point now, user_effects& fx) {
-  if (req.max_watchers > 0 && watchers_.size() >= req.max_watchers
-      && watchers_.count(req.sub.id) == 0)
+  auto& watchers = part().watchers;
+  if (req.max_watchers > 0 && watchers.size() >= req.max_watchers
+      && watchers.count(req.sub.id) == 0) {
+    release_part_if_idle();
     return core::make_error(core::errc::too_many_subscriptions,
                             "Watcher limit of " + aor_ + " reached",
                             req.max_watchers);
-  if (pidf_.empty())
-    recompose(now);
+  }
   watcher w;
   w.sub = req.sub;
   w.dialog = req.dialog;
   w.action = req.action;
   subscribe_reply reply;
   reply.action = w.action;
-  bool real = w.action == core::policy_action::allow
-              && w.sub.state == core::subscription_state::active;
-  reply.initial = real ? presence_reply{presence_, pidf_}
-                       : presence_reply{core::presence_from_registration(aor_, false, now),
-                                        core::render_neutral_pidf(aor_)};
+  reply.initial = presence_for(w, now);
   core::next_version(w.sub); // the first NOTIFY carries version 1
   reply.sub = w.sub;
-  fx.events.push_back(make_event(subscription_created_event{w.sub}));
-  watchers_[w.sub.id] = std::move(w);
+  fx.emit(subscription_created_event{w.sub});
+  p_->watchers[w.sub.id] = std::move(w);
   return reply;
 }
 
@@ -330,23 +378,24 @@ core::result<subscribe_reply>
 user_logic::refresh_watcher(const refresh_watcher_request& req,
                             const engine_config& cfg, core::time_point now,
                             user_effects& fx) {
-  auto i = watchers_.find(req.id);
-  if (i == watchers_.end())
+  if (!has_watchers() || p_->watchers.count(req.id) == 0)
     return core::make_error(core::errc::subscription_not_found,
                             "No subscription " + req.id);
+  auto i = p_->watchers.find(req.id);
   auto& w = i->second;
   subscribe_reply reply;
   reply.action = w.action;
   if (req.expires == 0) {
     // RFC 6665 §4.1.2.3: an unsubscribe gets a final NOTIFY "terminated".
+    reply.initial = presence_for(w, now);
     core::terminate(w.sub, core::termination_reason::none);
     core::next_version(w.sub);
     reply.sub = w.sub;
-    reply.initial = presence_reply{presence_, pidf_};
-    fx.events.push_back(make_event(subscription_terminated_event{
-      w.sub.id, w.sub.subscriber, w.sub.target, core::termination_reason::none}));
+    fx.emit(subscription_terminated_event{w.sub.id, w.sub.subscriber, w.sub.target,
+                                          core::termination_reason::none});
     fx.watching_removed.push_back(remove_watching_request{w.sub.subscriber, w.sub.id});
-    watchers_.erase(i);
+    p_->watchers.erase(i);
+    release_part_if_idle();
     return reply;
   }
   auto expires = clamp_expires(req.expires, cfg.subscription_default_expires,
@@ -354,20 +403,13 @@ user_logic::refresh_watcher(const refresh_watcher_request& req,
                                cfg.subscription_max_expires);
   if (!expires)
     return std::move(expires).err();
-  auto ok = core::refresh(w.sub, now, *expires);
-  if (!ok)
+  if (auto ok = core::refresh(w.sub, now, *expires); !ok)
     return ok.err();
   if (!req.accept.empty())
     w.sub.accept = req.accept;
   core::next_version(w.sub);
   reply.sub = w.sub;
-  bool real = w.action == core::policy_action::allow
-              && w.sub.state == core::subscription_state::active;
-  if (pidf_.empty())
-    recompose(now);
-  reply.initial = real ? presence_reply{presence_, pidf_}
-                       : presence_reply{core::presence_from_registration(aor_, false, now),
-                                        core::render_neutral_pidf(aor_)};
+  reply.initial = presence_for(w, now);
   return reply;
 }
 
@@ -375,22 +417,24 @@ void user_logic::end_watcher(std::map<std::string, watcher>::iterator i,
                              core::termination_reason reason,
                              core::time_point now, user_effects& fx) {
   auto& w = i->second;
+  auto body = presence_for(w, now).pidf;
   core::terminate(w.sub, reason);
-  notify_required_event last{aor_, std::string{pidf_type}, {}, {}};
-  last.body = w.action == core::policy_action::allow ? pidf_
-                                                     : core::render_neutral_pidf(aor_);
-  last.targets.push_back(next_notify(w, now));
-  fx.events.push_back(make_event(std::move(last)));
-  fx.events.push_back(make_event(subscription_terminated_event{
-    w.sub.id, w.sub.subscriber, w.sub.target, reason}));
+  if (fx.wants(event_kind::notify_required)) {
+    notify_required_event last{aor_, std::string{pidf_type}, std::move(body), {}};
+    last.targets.push_back(next_notify(w, now));
+    fx.emit(std::move(last));
+  }
+  fx.emit(subscription_terminated_event{w.sub.id, w.sub.subscriber, w.sub.target, reason});
   fx.watching_removed.push_back(remove_watching_request{w.sub.subscriber, w.sub.id});
-  watchers_.erase(i);
+  p_->watchers.erase(i);
 }
 
 watcher_list user_logic::watchers() const {
   watcher_list result;
-  result.watchers.reserve(watchers_.size());
-  for (auto& kvp : watchers_)
+  if (!p_)
+    return result;
+  result.watchers.reserve(p_->watchers.size());
+  for (auto& kvp : p_->watchers)
     result.watchers.push_back(
       watcher_info{kvp.second.sub.subscriber, kvp.first, kvp.second.sub.state});
   return result;
@@ -398,9 +442,10 @@ watcher_list user_logic::watchers() const {
 
 void user_logic::apply_policy(const core::presence_policy& policy,
                               core::time_point now, user_effects& fx) {
-  if (pidf_.empty())
-    recompose(now);
-  for (auto i = watchers_.begin(); i != watchers_.end();) {
+  if (!has_watchers())
+    return;
+  auto& watchers = p_->watchers;
+  for (auto i = watchers.begin(); i != watchers.end();) {
     auto next = std::next(i);
     auto& w = i->second;
     auto action = core::decide(policy, w.sub.subscriber, aor_);
@@ -409,9 +454,8 @@ void user_logic::apply_policy(const core::presence_policy& policy,
     } else {
       bool changed = false;
       if (action == core::policy_action::allow
-          && w.sub.state == core::subscription_state::pending) {
+          && w.sub.state == core::subscription_state::pending)
         changed = core::activate(w.sub).has_value();
-      }
       auto new_action = action == core::policy_action::confirm
                           ? core::policy_action::allow
                           : action;
@@ -419,115 +463,129 @@ void user_logic::apply_policy(const core::presence_policy& policy,
         w.action = new_action;
         changed = true;
       }
-      if (changed) {
-        bool real = w.action == core::policy_action::allow
-                    && w.sub.state == core::subscription_state::active;
-        notify_required_event ev{aor_, std::string{pidf_type},
-                                 real ? pidf_ : core::render_neutral_pidf(aor_),
+      if (changed && fx.wants(event_kind::notify_required)) {
+        auto body = presence_for(w, now).pidf;
+        notify_required_event ev{aor_, std::string{pidf_type}, std::move(body),
                                  {next_notify(w, now)}};
-        fx.events.push_back(make_event(std::move(ev)));
+        fx.emit(std::move(ev));
       }
     }
     i = next;
   }
+  release_part_if_idle();
 }
 
 // -- watching ------------------------------------------------------------------------
 
 core::result<void> user_logic::add_watching(const add_watching_request& req) {
-  if (req.max_subscriptions > 0 && watching_.size() >= req.max_subscriptions
-      && watching_.count(req.sub.id) == 0)
+  auto& watching = part().watching;
+  if (req.max_subscriptions > 0 && watching.size() >= req.max_subscriptions
+      && watching.count(req.sub.id) == 0) {
+    release_part_if_idle();
     return core::make_error(core::errc::too_many_subscriptions,
                             "Subscription limit of " + aor_ + " reached",
                             req.max_subscriptions);
-  watching_[req.sub.id] = req.sub;
+  }
+  watching[req.sub.id] = req.sub;
   return {};
 }
 
 void user_logic::remove_watching(const std::string& id) {
-  watching_.erase(id);
+  if (!p_)
+    return;
+  p_->watching.erase(id);
+  release_part_if_idle();
 }
 
 subscription_list user_logic::subscriptions() const {
   subscription_list result;
-  result.subscriptions.reserve(watching_.size());
-  for (auto& kvp : watching_)
+  if (!p_)
+    return result;
+  result.subscriptions.reserve(p_->watching.size());
+  for (auto& kvp : p_->watching)
     result.subscriptions.push_back(kvp.second);
   return result;
 }
 
 // -- time ------------------------------------------------------------------------------
 
-void user_logic::expire(core::time_point now, const engine_config& cfg,
+void user_logic::expire(core::time_point now, const engine_config&,
                         user_effects& fx) {
   // Bindings (RFC 3261 §10.3: a binding lives until its expiry).
   if (!bindings_.empty()) {
     auto gone = core::expire_bindings(bindings_, now);
     for (auto& c : gone) {
-      fx.events.push_back(
-        make_event(contact_removed_event{aor_, c, removal_cause::expired}));
+      fx.emit(contact_removed_event{aor_, c, removal_cause::expired});
       fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
     }
     if (!gone.empty() && bindings_.empty()) {
-      fx.events.push_back(make_event(registration_expired_event{aor_}));
+      fx.emit(registration_expired_event{aor_});
       if (in_roster_) {
         in_roster_ = false;
         fx.roster.push_back(roster_update{aor_, false});
       }
-      if (pubs_.empty())
+      if (!has_publications())
         on_presence_changed(now, fx);
     }
   }
+  if (!p_)
+    return;
   // Publications (RFC 3903 §6: an expired publication is removed).
-  auto n = pubs_.size();
-  pubs_.erase(std::remove_if(pubs_.begin(), pubs_.end(),
-                             [&](const publication& p) {
-                               return !is_epoch(p.expires_at)
-                                      && p.expires_at <= now;
-                             }),
-              pubs_.end());
-  if (pubs_.size() != n)
+  auto& pubs = p_->pubs;
+  auto n = pubs.size();
+  pubs.erase(std::remove_if(pubs.begin(), pubs.end(),
+                            [&](const publication& pub) {
+                              return !is_epoch(pub.expires_at)
+                                     && pub.expires_at <= now;
+                            }),
+             pubs.end());
+  if (pubs.size() != n)
     on_presence_changed(now, fx);
   // Watchers: terminated;reason=timeout (RFC 6665 §4.1.2.4 / §4.2.2).
-  for (auto i = watchers_.begin(); i != watchers_.end();) {
+  auto& watchers = p_->watchers;
+  for (auto i = watchers.begin(); i != watchers.end();) {
     auto next = std::next(i);
     if (i->second.sub.expires_at <= now)
       end_watcher(i, core::termination_reason::timeout, now, fx);
     i = next;
   }
   // Subscriptions held as a watcher lapse at the same time on this side.
-  for (auto i = watching_.begin(); i != watching_.end();) {
+  auto& watching = p_->watching;
+  for (auto i = watching.begin(); i != watching.end();) {
     if (i->second.expires_at <= now)
-      i = watching_.erase(i);
+      i = watching.erase(i);
     else
       ++i;
   }
-  (void) cfg;
+  release_part_if_idle();
 }
 
 std::optional<core::time_point> user_logic::next_deadline() const {
   std::optional<core::time_point> result = core::next_deadline(bindings_);
+  if (!p_)
+    return result;
   auto consider = [&](core::time_point x) {
     if (!is_epoch(x) && (!result || x < *result))
       result = x;
   };
-  for (auto& p : pubs_)
-    consider(p.expires_at);
-  for (auto& kvp : watchers_)
+  for (auto& pub : p_->pubs)
+    consider(pub.expires_at);
+  for (auto& kvp : p_->watchers)
     consider(kvp.second.sub.expires_at);
-  for (auto& kvp : watching_)
+  for (auto& kvp : p_->watching)
     consider(kvp.second.expires_at);
   return result;
 }
 
 std::string user_logic::new_etag() {
   // Unique per user and publication; the hash keeps it opaque.
-  auto h = core::stable_hash(aor_) ^ (++etag_counter_ * 0x9E3779B97F4A7C15ull);
+  auto& counter = part().etag_counter;
+  auto h = core::stable_hash(aor_) ^ (++counter * 0x9E3779B97F4A7C15ull);
   static constexpr char digits[] = "0123456789abcdef";
   std::string result(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4)
     result[static_cast<size_t>(i)] = digits[h & 0xF];
-  return result + "." + std::to_string(etag_counter_);
+  return result + "." + std::to_string(counter);
 }
 
 } // namespace regcore::actors

@@ -15,6 +15,8 @@
 // subscriptions) it appends to a user_effects, which the host sends.
 
 #include <map>
+#include <memory>
+#include <type_traits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,10 @@ namespace regcore::actors {
 
 /// What an operation asks its host to send.
 struct user_effects {
+  /// Kinds of events somebody subscribed to (event_bit mask), set by the
+  /// host before the operation; events of other kinds are not even built.
+  uint32_t interest = all_events;
+
   /// Events for the event bus, in order.
   std::vector<publish_event> events;
   /// Reverse-index updates (to the shard owning each key).
@@ -43,6 +49,16 @@ struct user_effects {
   bool empty() const noexcept {
     return events.empty() && index.empty() && roster.empty()
            && watching_removed.empty();
+  }
+
+  bool wants(event_kind x) const noexcept { return (interest & event_bit(x)) != 0; }
+
+  /// Queues `ev` for the bus if anybody wants its kind.
+  template <class Event>
+  void emit(Event&& ev) {
+    using plain = std::decay_t<Event>;
+    if (wants(plain::kind))
+      events.push_back(make_event(std::forward<Event>(ev)));
   }
 };
 
@@ -124,15 +140,15 @@ public:
   // -- summary -----------------------------------------------------------------
 
   bool registered() const noexcept { return !bindings_.empty(); }
-  bool has_publications() const noexcept { return !pubs_.empty(); }
-  bool has_watchers() const noexcept { return !watchers_.empty(); }
+  bool has_publications() const noexcept { return p_ && !p_->pubs.empty(); }
+  bool has_watchers() const noexcept { return p_ && !p_->watchers.empty(); }
   /// Nothing left: the host may drop this user.
   bool empty() const noexcept {
-    return bindings_.empty() && pubs_.empty() && watchers_.empty()
-           && watching_.empty();
+    return bindings_.empty()
+           && (!p_ || (p_->pubs.empty() && p_->watchers.empty() && p_->watching.empty()));
   }
   /// Worth an actor of its own: it has presence or watchers.
-  bool needs_actor() const noexcept { return !pubs_.empty() || !watchers_.empty(); }
+  bool needs_actor() const noexcept { return has_publications() || has_watchers(); }
 
 private:
   struct publication {
@@ -165,16 +181,42 @@ private:
 
   std::string new_etag();
 
+  /// Everything beyond bindings, allocated only for users that publish,
+  /// are watched or watch (most registered users never need it: this keeps a
+  /// registration-only user small, see docs/performance.md).
+  struct presence_part {
+    std::vector<publication> pubs;
+    /// Composed presence and its PIDF; pidf empty = not rendered (nobody
+    /// needed it yet), recomputed on demand.
+    core::presence_state presence;
+    std::string pidf;
+    std::map<std::string, watcher> watchers;
+    std::map<std::string, core::subscription> watching;
+    uint64_t etag_counter = 0;
+  };
+
+  /// The presence part, created on first use.
+  presence_part& part();
+
+  /// Frees the presence part when it holds nothing.
+  void release_part_if_idle();
+
+  /// Composed presence and PIDF right now (from the cache when rendered).
+  presence_reply current_presence(core::time_point now) const;
+  presence_reply current_presence_uncached(core::time_point now) const;
+
+  /// Whether `w` gets the real presence (allowed and active) or the neutral
+  /// document.
+  static bool sees_presence(const watcher& w) noexcept;
+
+  /// The presence document `w` may see (renders when needed).
+  presence_reply presence_for(const watcher& w, core::time_point now);
+
   std::string aor_;
   std::vector<core::contact_info> bindings_;
   bool presence_enabled_ = true;
   bool in_roster_ = false;
-  std::vector<publication> pubs_;
-  core::presence_state presence_;
-  std::string pidf_;
-  std::map<std::string, watcher> watchers_;
-  std::map<std::string, core::subscription> watching_;
-  uint64_t etag_counter_ = 0;
+  std::unique_ptr<presence_part> p_;
 };
 
 } // namespace regcore::actors

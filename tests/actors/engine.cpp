@@ -323,6 +323,48 @@ CAF_TEST(extended status maps to basic and notes clear) {
   CAF_CHECK_EQUAL(events_of<presence_updated_event>().size(), 6u); // 1 register + 5 updates
 }
 
+CAF_TEST(presence is right when nobody subscribed to events) {
+  // Without subscribers the engine builds no events and renders no PIDF
+  // until asked; answers must not change.
+  self->send(eng.refs->bus, bus_unsubscribe{rec});
+  sched.run();
+  CAF_CHECK_EQUAL(eng.refs->interest->load(), 0u);
+  CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1"));
+  auto p = set_status(alice, core::extended_status::in_meeting, "1:1");
+  CAF_REQUIRE(p);
+  CAF_CHECK(p->state.status == core::extended_status::in_meeting);
+  auto g = call<presence_reply>(get_presence_request{alice});
+  CAF_REQUIRE(g);
+  auto doc = core::parse_pidf(g->pidf);
+  CAF_REQUIRE(doc);
+  CAF_CHECK(doc->status == core::extended_status::in_meeting);
+  CAF_CHECK_EQUAL(doc->note, "1:1");
+  CAF_CHECK(doc->basic == core::basic_status::closed);
+  auto b = call<presence_reply>(get_presence_request{bob});
+  CAF_CHECK(!b);
+  CAF_REQUIRE(reg(bob, "sip:bob@192.0.2.2"));
+  b = call<presence_reply>(get_presence_request{bob});
+  CAF_REQUIRE(b);
+  CAF_CHECK(b->state.basic == core::basic_status::open);
+  CAF_CHECK(events().empty());
+}
+
+CAF_TEST(get all presence lists every user) {
+  CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1"));
+  CAF_REQUIRE(reg(bob, "sip:bob@192.0.2.2"));
+  CAF_REQUIRE(set_status(bob, core::extended_status::busy)); // bob is active now
+  auto all = call<presence_list>(get_all_presence_request{});
+  CAF_REQUIRE(all);
+  CAF_REQUIRE_EQUAL(all->items.size(), 2u);
+  CAF_CHECK_EQUAL(all->items[0].state.entity, alice);
+  CAF_CHECK(all->items[0].state.basic == core::basic_status::open);
+  CAF_CHECK_EQUAL(all->items[1].state.entity, bob);
+  CAF_CHECK(all->items[1].state.status == core::extended_status::busy);
+  auto one = call<presence_list>(get_all_presence_request{1});
+  CAF_REQUIRE(one);
+  CAF_CHECK_EQUAL(one->items.size(), 1u);
+}
+
 CAF_TEST(a user with presence becomes an actor and leaves when empty) {
   CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1"));
   CAF_CHECK_EQUAL(stats_total().active, 0u);
