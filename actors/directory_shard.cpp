@@ -14,7 +14,9 @@ namespace {
 
 /// One user of this shard: passive (logic here) or active (its actor).
 struct user_slot {
-  std::shared_ptr<user_logic> logic;
+  /// The passive user, held inline (no allocation of its own: most users
+  /// of a registrar are passive, see docs/performance.md).
+  std::optional<user_logic> logic;
   user_actor actor;
   /// Pending expiry wake-up of a passive user.
   std::optional<core::time_point> scheduled;
@@ -57,7 +59,9 @@ void after_passive(shard_self self,
   }
   if (slot.logic->needs_actor()) {
     // Activation: the user's state moves into an actor of its own.
-    slot.actor = spawn_user(self->system(), std::move(slot.logic), st.refs, self);
+    slot.actor = spawn_user(self->system(),
+                            std::make_shared<user_logic>(std::move(*slot.logic)),
+                            st.refs, self);
     self->monitor(slot.actor);
     slot.logic.reset();
     slot.scheduled.reset();
@@ -88,7 +92,7 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
     if (!create)
       return missing(*aor);
     user_slot slot;
-    slot.logic = std::make_shared<user_logic>(*aor);
+    slot.logic.emplace(*aor);
     i = st.users.emplace(*aor, std::move(slot)).first;
   }
   auto fx = self->state.refs->make_effects();

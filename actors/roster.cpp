@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "actors/roster.hpp"
 
-#include <set>
+#include <unordered_set>
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 
@@ -15,7 +16,7 @@ namespace {
 
 struct roster_state {
   event_bus_actor bus;
-  std::unordered_map<std::string, std::set<std::string>> domains;
+  std::unordered_map<std::string, std::unordered_set<std::string>> domains;
   static inline const char* name = "regcore.roster";
 };
 
@@ -50,6 +51,7 @@ roster_actor::behavior_type roster(roster_self self, event_bus_actor bus) {
       for (auto& m : i->second)
         if (m != x.aor)
           result.users.push_back(m);
+      std::sort(result.users.begin(), result.users.end());
       return result;
     },
   };
