@@ -19,12 +19,12 @@ struct user_slot {
   std::optional<user_logic> logic;
   user_actor actor;
   /// Pending expiry wake-up of a passive user.
-  std::optional<core::time_point> scheduled;
+  core::time_point scheduled{};
   /// Mirrors of an active user's flags (from user_status).
   bool registered = false;
   bool has_presence = false;
   /// Messages forwarded to the active user (compared with user_status).
-  uint64_t forwarded = 0;
+  uint32_t forwarded = 0;
 };
 
 struct shard_state {
@@ -64,7 +64,7 @@ void after_passive(shard_self self,
                             st.refs, self);
     self->monitor(slot.actor);
     slot.logic.reset();
-    slot.scheduled.reset();
+    slot.scheduled = core::time_point{};
     slot.forwarded = 0;
     return;
   }

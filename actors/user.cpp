@@ -11,7 +11,7 @@ struct user_state {
   std::shared_ptr<user_logic> logic;
   std::shared_ptr<const engine_refs> refs;
   directory_shard_actor shard;
-  std::optional<core::time_point> scheduled;
+  core::time_point scheduled{};
   /// Messages from the shard handled so far.
   uint64_t handled = 0;
   /// Flags last reported to the shard.

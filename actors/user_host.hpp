@@ -27,22 +27,20 @@ caf::result<T> to_caf(core::result<T>&& x) {
 
 /// Schedules `u`'s next deadline with the expiry supervisor unless an
 /// earlier (or the same) wake-up is already pending. `scheduled` is the
-/// host's record of the pending wake-up.
+/// host's record of the pending wake-up (the epoch time point = none).
 inline void reschedule(const expiry_owner_actor& owner, const engine_refs& refs,
-                       const user_logic& u,
-                       std::optional<core::time_point>& scheduled) {
+                       const user_logic& u, core::time_point& scheduled) {
   auto next = u.next_deadline();
-  if (!next || (scheduled && *scheduled <= *next))
+  if (!next || (scheduled != core::time_point{} && scheduled <= *next))
     return;
-  scheduled = next;
+  scheduled = *next;
   caf::anon_send(refs.expiry, expiry_schedule{owner, u.aor(), *next});
 }
 
 /// Marks the wake-up for `deadline` as consumed if it is the pending one.
-inline void consume_wakeup(core::time_point deadline,
-                           std::optional<core::time_point>& scheduled) {
-  if (scheduled && *scheduled == deadline)
-    scheduled.reset();
+inline void consume_wakeup(core::time_point deadline, core::time_point& scheduled) {
+  if (scheduled == deadline)
+    scheduled = core::time_point{};
 }
 
 /// Answers get_watchers: the explicit watchers plus, with auto-buddy, every

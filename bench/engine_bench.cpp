@@ -36,8 +36,12 @@ register_request make_register(size_t i, uint32_t expires = 3600) {
   c.uri = "sip:user" + std::to_string(i) + "@192.0.2.10:5060";
   c.expires = expires;
   req.contacts.push_back(std::move(c));
-  req.call_id = "bench-" + std::to_string(i);
+  // Realistic sizes: a 32-character Call-ID and a softphone's User-Agent
+  // (both longer than std::string's inline buffer).
+  req.call_id = "a84b4c76e66710f2" + std::to_string(1000000000000000ull + i);
   req.cseq = 1;
+  req.user_agent = "Linphone/5.1.0 (belle-sip/5.1.0)";
+  req.received = "192.0.2.10:5060";
   return req;
 }
 
