@@ -27,8 +27,21 @@ struct user_slot {
   uint32_t forwarded = 0;
 };
 
+/// Effects of passive users, sent in batches: one message per destination
+/// per run of the shard instead of one per operation (a flush_atom to self
+/// lands behind the requests already queued, so under load a batch covers
+/// many requests).
+struct outbox {
+  std::vector<std::vector<index_update>> index; // by destination shard
+  std::vector<roster_update> roster;
+  std::vector<expiry_schedule> expiry;
+  std::vector<publish_event> events;
+  bool flush_pending = false;
+};
+
 struct shard_state {
   std::shared_ptr<const engine_refs> refs;
+  outbox out;
   std::unordered_map<std::string, user_slot> users;
   /// Reverse index: contact binding key -> canonical AOR.
   std::unordered_map<std::string, std::string> index;
@@ -41,18 +54,80 @@ core::time_point now_of(shard_self self) {
   return self->clock().now();
 }
 
-caf::actor as_actor(shard_self self) {
-  return caf::actor_cast<caf::actor>(self);
+void request_flush(shard_self self) {
+  auto& out = self->state.out;
+  if (!out.flush_pending) {
+    out.flush_pending = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
-/// After an operation on a passive user: send effects, reschedule, activate
+/// Queues a passive user's effects in the outbox.
+void queue_effects(shard_self self, user_effects&& fx) {
+  auto& st = self->state;
+  auto& out = st.out;
+  auto n = st.refs->shards.size();
+  if (out.index.size() != n)
+    out.index.resize(n);
+  bool queued = false;
+  for (auto& ev : fx.events) {
+    out.events.push_back(std::move(ev));
+    queued = true;
+  }
+  for (auto& x : fx.index) {
+    out.index[core::shard_of(x.key, static_cast<uint32_t>(n))].push_back(std::move(x));
+    queued = true;
+  }
+  for (auto& x : fx.roster) {
+    out.roster.push_back(std::move(x));
+    queued = true;
+  }
+  // Ended subscriptions are rare: straight to the watchers' shards.
+  for (auto& x : fx.watching_removed)
+    self->send(st.refs->shard_for(x.watcher), std::move(x));
+  if (queued)
+    request_flush(self);
+}
+
+void flush(shard_self self) {
+  auto& st = self->state;
+  auto& out = st.out;
+  out.flush_pending = false;
+  if (!out.events.empty())
+    self->send(st.refs->bus, publish_batch{std::move(out.events)});
+  for (size_t i = 0; i < out.index.size(); ++i)
+    if (!out.index[i].empty())
+      self->send(st.refs->shards[i], index_batch{std::move(out.index[i])});
+  if (!out.roster.empty())
+    self->send(st.refs->roster, roster_batch{std::move(out.roster)});
+  if (!out.expiry.empty())
+    self->send(st.refs->expiry, expiry_schedule_batch{std::move(out.expiry)});
+  out.events.clear();
+  for (auto& xs : out.index)
+    xs.clear();
+  out.roster.clear();
+  out.expiry.clear();
+}
+
+void apply_index(shard_self self, index_update& x) {
+  auto& idx = self->state.index;
+  if (x.added) {
+    idx[x.key] = std::move(x.aor);
+  } else {
+    auto i = idx.find(x.key);
+    if (i != idx.end() && i->second == x.aor)
+      idx.erase(i);
+  }
+}
+
+/// After an operation on a passive user: queue effects, reschedule, activate
 /// when it needs an actor, drop it when empty.
 void after_passive(shard_self self,
                    std::unordered_map<std::string, user_slot>::iterator i,
                    user_effects&& fx) {
   auto& st = self->state;
   auto& slot = i->second;
-  send_effects(as_actor(self), *st.refs, std::move(fx));
+  queue_effects(self, std::move(fx));
   if (slot.logic->empty()) {
     st.users.erase(i);
     return;
@@ -68,7 +143,13 @@ void after_passive(shard_self self,
     slot.forwarded = 0;
     return;
   }
-  reschedule(self, *st.refs, *slot.logic, slot.scheduled);
+  // Next deadline, batched like the effects (see reschedule()).
+  auto next = slot.logic->next_deadline();
+  if (next && (slot.scheduled == core::time_point{} || *next < slot.scheduled)) {
+    slot.scheduled = *next;
+    st.out.expiry.push_back(expiry_schedule{self, i->first, *next});
+    request_flush(self);
+  }
 }
 
 /// Routes a per-user request: canonicalises the AOR, forwards to an active
@@ -359,16 +440,12 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       }
       return rp;
     },
-    [=](index_update& x) {
-      auto& idx = self->state.index;
-      if (x.added) {
-        idx[x.key] = x.aor;
-      } else {
-        auto i = idx.find(x.key);
-        if (i != idx.end() && i->second == x.aor)
-          idx.erase(i);
-      }
+    [=](index_update& x) { apply_index(self, x); },
+    [=](index_batch& xs) {
+      for (auto& x : xs.updates)
+        apply_index(self, x);
     },
+    [=](flush_atom) { flush(self); },
     [=](user_status& x) {
       auto& users = self->state.users;
       auto i = users.find(x.aor);

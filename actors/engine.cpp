@@ -191,7 +191,7 @@ engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
   refs->interest = std::make_shared<std::atomic<uint32_t>>(0);
   refs->bus = spawn_event_bus(sys, {}, refs->interest);
   refs->expiry = spawn_expiry_supervisor(sys, ecfg);
-  refs->roster = spawn_roster(sys, refs->bus);
+  refs->roster = spawn_roster(sys, refs->bus, refs->interest);
   std::shared_ptr<const engine_refs> shared = refs;
   // The shards keep `shared`; its shard list is filled in before any message
   // can reach them (nothing has their handles yet).

@@ -58,6 +58,24 @@ void pump(bus_self self, subscriber_slot& s) {
   }
 }
 
+void publish(bus_self self, publish_event& x) {
+  auto& st = self->state;
+  ++st.stats.published;
+  auto bit = event_bit(x.kind);
+  for (auto& kvp : st.subs) {
+    auto& s = kvp.second;
+    if ((s.mask & bit) == 0)
+      continue;
+    if (s.queue.size() >= st.cfg.max_queue) {
+      s.queue.pop_front();
+      ++s.dropped;
+      ++st.stats.dropped;
+    }
+    s.queue.push_back(x.event); // copy-on-write: shares the payload
+    pump(self, s);
+  }
+}
+
 event_bus_actor::behavior_type
 event_bus(bus_self self, event_bus_config cfg,
           std::shared_ptr<std::atomic<uint32_t>> interest) {
@@ -69,22 +87,10 @@ event_bus(bus_self self, event_bus_config cfg,
     update_interest(self);
   });
   return {
-    [=](publish_event& x) {
-      auto& st = self->state;
-      ++st.stats.published;
-      auto bit = event_bit(x.kind);
-      for (auto& kvp : st.subs) {
-        auto& s = kvp.second;
-        if ((s.mask & bit) == 0)
-          continue;
-        if (s.queue.size() >= st.cfg.max_queue) {
-          s.queue.pop_front();
-          ++s.dropped;
-          ++st.stats.dropped;
-        }
-        s.queue.push_back(x.event); // copy-on-write: shares the payload
-        pump(self, s);
-      }
+    [=](publish_event& x) { publish(self, x); },
+    [=](publish_batch& xs) {
+      for (auto& x : xs.events)
+        publish(self, x);
     },
     [=](bus_subscribe& x) -> caf::result<caf::ok_atom> {
       if (!x.subscriber)

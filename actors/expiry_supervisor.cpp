@@ -81,16 +81,22 @@ void fire_due(expiry_self self) {
   }
 }
 
+void add(expiry_self self, expiry_schedule& x) {
+  if (!x.owner)
+    return;
+  auto deadline = x.deadline;
+  self->state.heap.push(heap_entry{deadline, std::move(x.owner), std::move(x.key)});
+  arm(self, deadline);
+}
+
 expiry_supervisor_actor::behavior_type
 expiry_supervisor(expiry_self self, expiry_config cfg) {
   self->state.cfg = cfg;
   return {
-    [=](expiry_schedule& x) {
-      if (!x.owner)
-        return;
-      auto deadline = x.deadline;
-      self->state.heap.push(heap_entry{deadline, std::move(x.owner), std::move(x.key)});
-      arm(self, deadline);
+    [=](expiry_schedule& x) { add(self, x); },
+    [=](expiry_schedule_batch& xs) {
+      for (auto& x : xs.items)
+        add(self, x);
     },
     [=](tick_atom, core::time_point when) {
       auto& st = self->state;

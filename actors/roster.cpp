@@ -16,30 +16,40 @@ namespace {
 
 struct roster_state {
   event_bus_actor bus;
+  std::shared_ptr<std::atomic<uint32_t>> interest;
   std::unordered_map<std::string, std::unordered_set<std::string>> domains;
   static inline const char* name = "regcore.roster";
 };
 
 using roster_self = roster_actor::stateful_pointer<roster_state>;
 
-roster_actor::behavior_type roster(roster_self self, event_bus_actor bus) {
+void apply(roster_self self, const roster_update& x) {
+  auto& st = self->state;
+  auto domain = std::string{core::aor_domain(x.aor)};
+  auto& members = st.domains[domain];
+  bool changed = x.joined ? members.insert(x.aor).second : members.erase(x.aor) > 0;
+  if (members.empty())
+    st.domains.erase(domain);
+  if (changed && st.interest
+      && (st.interest->load(std::memory_order_relaxed)
+          & event_bit(event_kind::buddy_list_updated))) {
+    buddy_list_updated_event ev;
+    ev.domain = std::move(domain);
+    ev.member = x.aor;
+    ev.joined = x.joined;
+    self->send(st.bus, make_event(std::move(ev)));
+  }
+}
+
+roster_actor::behavior_type roster(roster_self self, event_bus_actor bus,
+                                   std::shared_ptr<std::atomic<uint32_t>> interest) {
+  self->state.interest = std::move(interest);
   self->state.bus = std::move(bus);
   return {
-    [=](roster_update& x) {
-      auto& st = self->state;
-      auto domain = std::string{core::aor_domain(x.aor)};
-      auto& members = st.domains[domain];
-      bool changed = x.joined ? members.insert(x.aor).second
-                              : members.erase(x.aor) > 0;
-      if (members.empty())
-        st.domains.erase(domain);
-      if (changed) {
-        buddy_list_updated_event ev;
-        ev.domain = std::move(domain);
-        ev.member = x.aor;
-        ev.joined = x.joined;
-        self->send(st.bus, make_event(std::move(ev)));
-      }
+    [=](roster_update& x) { apply(self, x); },
+    [=](roster_batch& xs) {
+      for (auto& x : xs.updates)
+        apply(self, x);
     },
     [=](roster_query& x) -> user_list {
       user_list result;
@@ -59,8 +69,9 @@ roster_actor::behavior_type roster(roster_self self, event_bus_actor bus) {
 
 } // namespace
 
-roster_actor spawn_roster(caf::actor_system& sys, event_bus_actor bus) {
-  return sys.spawn(roster, std::move(bus));
+roster_actor spawn_roster(caf::actor_system& sys, event_bus_actor bus,
+                          std::shared_ptr<std::atomic<uint32_t>> interest) {
+  return sys.spawn(roster, std::move(bus), std::move(interest));
 }
 
 } // namespace regcore::actors

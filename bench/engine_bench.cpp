@@ -79,19 +79,27 @@ caf::behavior driver(caf::event_based_actor* self,
   return {[](caf::ok_atom) {}};
 }
 
+/// Registers users first..first+n-1 with `drivers` concurrent client actors.
 size_t run_registrations(caf::actor_system& sys, actors::engine& eng,
-                         size_t first, size_t n, size_t window) {
+                         size_t first, size_t n, size_t window,
+                         size_t drivers = 1) {
   caf::scoped_actor self{sys};
-  self->spawn(driver, eng.refs, first, n, window,
-              caf::actor_cast<caf::actor>(self));
+  auto per = n / drivers;
+  for (size_t d = 0; d < drivers; ++d) {
+    auto count = d + 1 == drivers ? n - per * d : per;
+    self->spawn(driver, eng.refs, first + per * d, count, window,
+                caf::actor_cast<caf::actor>(self));
+  }
   size_t errors = 0;
-  self->receive([&](size_t e) { errors = e; });
+  for (size_t d = 0; d < drivers; ++d)
+    self->receive([&](size_t e) { errors += e; });
   return errors;
 }
 
 } // namespace
 
-/// New users registering (1 contact each), `range(0)` per iteration.
+/// New users registering (1 contact each), `range(0)` per iteration, from
+/// `range(1)` concurrent clients.
 static void BM_engine_register_new_users(benchmark::State& state) {
   bench_config cfg;
   caf::actor_system sys{cfg};
@@ -102,14 +110,19 @@ static void BM_engine_register_new_users(benchmark::State& state) {
   size_t first = 0;
   size_t errors = 0;
   for (auto _ : state) {
-    errors += run_registrations(sys, eng, first, n, 256);
+    errors += run_registrations(sys, eng, first, n, 256,
+                                static_cast<size_t>(state.range(1)));
     first += n;
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
   state.counters["errors"] = static_cast<double>(errors);
   eng.shutdown();
 }
-BENCHMARK(BM_engine_register_new_users)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_engine_register_new_users)
+  ->Args({100000, 1})
+  ->Args({100000, 2})
+  ->Unit(benchmark::kMillisecond)
+  ->UseRealTime();
 
 /// Re-registration of existing users (refresh storm).
 static void BM_engine_refresh(benchmark::State& state) {
@@ -119,13 +132,18 @@ static void BM_engine_refresh(benchmark::State& state) {
   ecfg.shards = 4;
   auto eng = actors::spawn_engine(sys, ecfg);
   auto n = static_cast<size_t>(state.range(0));
-  run_registrations(sys, eng, 0, n, 256);
+  auto drivers = static_cast<size_t>(state.range(1));
+  run_registrations(sys, eng, 0, n, 256, drivers);
   for (auto _ : state)
-    run_registrations(sys, eng, 0, n, 256);
+    run_registrations(sys, eng, 0, n, 256, drivers);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
   eng.shutdown();
 }
-BENCHMARK(BM_engine_refresh)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_engine_refresh)
+  ->Args({100000, 1})
+  ->Args({100000, 2})
+  ->Unit(benchmark::kMillisecond)
+  ->UseRealTime();
 
 /// RSS per registered user (1 contact) after registering range(0) users.
 static void BM_engine_memory_per_user(benchmark::State& state) {

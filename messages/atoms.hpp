@@ -10,6 +10,8 @@ namespace regcore {
 
 /// Periodic or armed wake-up of a supervisor.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// A shard's signal to itself: send what it has batched up.
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Asks an actor for statistics (pending counts, sizes).
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 

@@ -157,6 +157,11 @@ struct publish_event {
   caf::message event;
 };
 
+/// Several events at once, in order (what a shard batched in one run).
+struct publish_batch {
+  std::vector<publish_event> events;
+};
+
 /// Wraps an event struct for the bus.
 template <class Event>
 publish_event make_event(Event x) {
@@ -213,6 +218,7 @@ REGCORE_INSPECT(notify_target, x.subscription_id, x.watcher, x.version,
 REGCORE_INSPECT(notify_required_event, x.target, x.content_type, x.body,
                 x.targets)
 REGCORE_INSPECT(publish_event, x.kind, x.event)
+REGCORE_INSPECT(publish_batch, x.events)
 REGCORE_INSPECT(bus_subscribe, x.subscriber, x.mask)
 REGCORE_INSPECT(bus_unsubscribe, x.subscriber)
 REGCORE_INSPECT(event_batch, x.events, x.dropped)

@@ -61,6 +61,16 @@ typename Inspector::result_type inspect(Inspector& f, expiry_schedule& x) {
            x.deadline);
 }
 
+/// Several schedules at once (what a shard batched in one run).
+struct expiry_schedule_batch {
+  std::vector<expiry_schedule> items;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, expiry_schedule_batch& x) {
+  return f(caf::meta::type_name("expiry_schedule_batch"), x.items);
+}
+
 /// Counters of the expiry supervisor.
 struct expiry_stats {
   /// Entries in the heap.

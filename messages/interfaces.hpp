@@ -21,12 +21,14 @@ namespace regcore {
 /// The single timer source of the engine (actors/expiry_supervisor.hpp).
 using expiry_supervisor_actor = caf::typed_actor<
   caf::reacts_to<expiry_schedule>,
+  caf::reacts_to<expiry_schedule_batch>,
   caf::reacts_to<tick_atom, core::time_point>,
   caf::replies_to<stats_atom>::with<expiry_stats>>;
 
 /// The event bus (actors/event_bus.hpp): typed events to host subscribers.
 using event_bus_actor = caf::typed_actor<
   caf::reacts_to<publish_event>,
+  caf::reacts_to<publish_batch>,
   caf::replies_to<bus_subscribe>::with<caf::ok_atom>,
   caf::reacts_to<bus_unsubscribe>,
   caf::reacts_to<event_ack>,
@@ -35,6 +37,7 @@ using event_bus_actor = caf::typed_actor<
 /// The automatic domain rosters (auto-buddy lists), actors/roster.hpp.
 using roster_actor = caf::typed_actor<
   caf::reacts_to<roster_update>,
+  caf::reacts_to<roster_batch>,
   caf::replies_to<roster_query>::with<user_list>>;
 
 /// What one user answers: the per-user part of the API. A directory shard
@@ -63,6 +66,8 @@ using directory_shard_actor = user_actor::extend<
   caf::replies_to<list_users_request>::with<user_list>,
   caf::replies_to<get_all_presence_request>::with<presence_list>,
   caf::reacts_to<index_update>,
+  caf::reacts_to<index_batch>,
+  caf::reacts_to<flush_atom>,
   caf::reacts_to<user_status>,
   caf::replies_to<stats_atom>::with<shard_stats>>;
 

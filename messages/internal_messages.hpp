@@ -57,11 +57,21 @@ struct index_update {
   bool added = true;
 };
 
+/// Several index updates for one shard (what a shard batched in one run).
+struct index_batch {
+  std::vector<index_update> updates;
+};
+
 /// A user -> the roster: `aor` joined (has a binding and presence enabled)
 /// or left the roster of its domain.
 struct roster_update {
   std::string aor;
   bool joined = true;
+};
+
+/// Several roster updates (what a shard batched in one run).
+struct roster_batch {
+  std::vector<roster_update> updates;
 };
 
 /// Query the roster of `aor`'s domain: every member except `aor` (empty when
@@ -101,6 +111,8 @@ REGCORE_INSPECT(add_watching_request, x.sub, x.max_subscriptions)
 REGCORE_INSPECT(remove_watching_request, x.watcher, x.id)
 REGCORE_INSPECT(index_update, x.key, x.aor, x.added)
 REGCORE_INSPECT(roster_update, x.aor, x.joined)
+REGCORE_INSPECT(index_batch, x.updates)
+REGCORE_INSPECT(roster_batch, x.updates)
 REGCORE_INSPECT(roster_query, x.aor)
 REGCORE_INSPECT(user_status, x.aor, x.registered, x.has_presence, x.empty,
                 x.handled)

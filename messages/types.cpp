@@ -5,6 +5,7 @@
 #include "messages/error.hpp"
 #include "messages/event_messages.hpp"
 #include "messages/expiry_messages.hpp"
+#include "messages/internal_messages.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
 
@@ -20,6 +21,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<expiry_due>("regcore::expiry_due");
   cfg.add_message_type<expiry_schedule>("regcore::expiry_schedule");
   cfg.add_message_type<expiry_stats>("regcore::expiry_stats");
+  cfg.add_message_type<expiry_schedule_batch>("regcore::expiry_schedule_batch");
   // registrar API
   cfg.add_message_type<contact_request>("regcore::contact_request");
   cfg.add_message_type<register_request>("regcore::register_request");
@@ -49,6 +51,18 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<get_buddy_list_request>("regcore::get_buddy_list_request");
   cfg.add_message_type<set_policy_request>("regcore::set_policy_request");
   cfg.add_message_type<core::presence_policy>("regcore::presence_policy");
+  // between the engine's actors
+  cfg.add_message_type<add_watcher_request>("regcore::add_watcher_request");
+  cfg.add_message_type<refresh_watcher_request>("regcore::refresh_watcher_request");
+  cfg.add_message_type<add_watching_request>("regcore::add_watching_request");
+  cfg.add_message_type<remove_watching_request>("regcore::remove_watching_request");
+  cfg.add_message_type<index_update>("regcore::index_update");
+  cfg.add_message_type<index_batch>("regcore::index_batch");
+  cfg.add_message_type<roster_update>("regcore::roster_update");
+  cfg.add_message_type<roster_batch>("regcore::roster_batch");
+  cfg.add_message_type<roster_query>("regcore::roster_query");
+  cfg.add_message_type<user_status>("regcore::user_status");
+  cfg.add_message_type<shard_stats>("regcore::shard_stats");
   // events and the bus protocol
   cfg.add_message_type<user_registered_event>("regcore::user_registered_event");
   cfg.add_message_type<contact_refreshed_event>("regcore::contact_refreshed_event");
@@ -65,6 +79,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<notify_target>("regcore::notify_target");
   cfg.add_message_type<notify_required_event>("regcore::notify_required_event");
   cfg.add_message_type<publish_event>("regcore::publish_event");
+  cfg.add_message_type<publish_batch>("regcore::publish_batch");
   cfg.add_message_type<bus_subscribe>("regcore::bus_subscribe");
   cfg.add_message_type<bus_unsubscribe>("regcore::bus_unsubscribe");
   cfg.add_message_type<event_batch>("regcore::event_batch");
