@@ -210,3 +210,50 @@ static void BM_engine_fanout(benchmark::State& state) {
   eng.shutdown();
 }
 BENCHMARK(BM_engine_fanout)->Arg(1)->Arg(100)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Auto-buddy with range(0) presence-enabled users in one domain: the time
+/// for one presence update to reach the roster (PresenceUpdated at a bus
+/// subscriber) and for get_buddy_list to list every other member. Memory is
+/// reported per member (roster membership is O(users), never O(users^2)).
+static void BM_engine_auto_buddy(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine_config ecfg;
+  auto eng = actors::spawn_engine(sys, ecfg);
+  auto n = static_cast<size_t>(state.range(0));
+  auto before = rss_kb();
+  run_registrations(sys, eng, 0, n, 1024, 2);
+  auto after = rss_kb();
+  caf::scoped_actor self{sys};
+  self->request(eng.service, caf::infinite,
+                bus_subscribe{caf::actor_cast<caf::actor>(self),
+                              event_bit(event_kind::presence_updated)})
+    .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  const std::string who = "sip:user0@example.com";
+  size_t buddies = 0;
+  int round = 0;
+  for (auto _ : state) {
+    presence_update_request req;
+    req.aor = who;
+    req.status = (++round % 2) ? core::extended_status::busy
+                               : core::extended_status::available;
+    self->send(eng.service, std::move(req));
+    bool got = false;
+    while (!got)
+      self->receive(
+        [&](event_batch& b) {
+          for (auto& m : b.events)
+            got = got || m.match_elements<presence_updated_event>();
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()), event_ack{});
+        },
+        [&](presence_reply&) {});
+    self->request(eng.service, caf::infinite, get_buddy_list_request{who})
+      .receive([&](user_list& xs) { buddies = xs.users.size(); },
+               [](caf::error&) {});
+  }
+  state.counters["buddies"] = static_cast<double>(buddies);
+  state.counters["bytes_per_member"] =
+    static_cast<double>(after - before) * 1024.0 / static_cast<double>(n);
+  eng.shutdown();
+}
+BENCHMARK(BM_engine_auto_buddy)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
