@@ -184,6 +184,25 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
   return std::move(*res);
 }
 
+/// route() for queries that may answer asynchronously: forwarded to an
+/// active user, else `local(logic or nullptr, aor)` answers (nullptr for an
+/// unknown user).
+template <class Reply, class Request, class Local>
+caf::result<Reply> route_query(shard_self self, Request& req,
+                               std::string& aor_field, Local local) {
+  auto& st = self->state;
+  auto aor = core::canonical_aor(aor_field);
+  if (!aor)
+    return messages::to_caf_error(aor.err());
+  aor_field = *aor;
+  auto i = st.users.find(*aor);
+  if (i != st.users.end() && i->second.actor) {
+    ++i->second.forwarded;
+    return self->delegate(i->second.actor, std::move(req));
+  }
+  return local(i != st.users.end() ? &*i->second.logic : nullptr, *aor);
+}
+
 /// route() for one-way messages: forwarded to an active user, run on a
 /// passive one, ignored for an unknown user.
 template <class Request, class Op>
@@ -319,20 +338,11 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
                    });
     },
     [=](get_watchers_request& req) -> caf::result<watcher_list> {
-      auto aor = core::canonical_aor(req.aor);
-      if (!aor)
-        return messages::to_caf_error(aor.err());
-      req.aor = *aor;
-      auto& st = self->state;
-      auto i = st.users.find(*aor);
-      if (i != st.users.end() && i->second.actor) {
-        ++i->second.forwarded;
-        return self->delegate(i->second.actor, std::move(req));
-      }
-      watcher_list xs;
-      if (i != st.users.end())
-        xs = i->second.logic->watchers();
-      return watchers_with_roster(self, *st.refs, std::move(xs), *aor);
+      return route_query<watcher_list>(
+        self, req, req.aor, [=](const user_logic* u, const std::string& aor) {
+          return watchers_with_roster(self, *self->state.refs,
+                                      u ? u->watchers() : watcher_list{}, aor);
+        });
     },
     [=](get_subscriptions_request& req) -> caf::result<subscription_list> {
       return route<subscription_list>(
@@ -345,20 +355,12 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
         });
     },
     [=](get_buddy_list_request& req) -> caf::result<user_list> {
-      auto aor = core::canonical_aor(req.aor);
-      if (!aor)
-        return messages::to_caf_error(aor.err());
-      req.aor = *aor;
-      auto& st = self->state;
-      auto i = st.users.find(*aor);
-      if (i != st.users.end() && i->second.actor) {
-        ++i->second.forwarded;
-        return self->delegate(i->second.actor, std::move(req));
-      }
-      subscription_list subs;
-      if (i != st.users.end())
-        subs = i->second.logic->subscriptions();
-      return buddies_with_roster(self, *st.refs, std::move(subs), *aor);
+      return route_query<user_list>(
+        self, req, req.aor, [=](const user_logic* u, const std::string& aor) {
+          return buddies_with_roster(self, *self->state.refs,
+                                     u ? u->subscriptions() : subscription_list{},
+                                     aor);
+        });
     },
     [=](set_policy_request& req) {
       route_oneway(self, req, req.aor,
