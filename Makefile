@@ -3,6 +3,7 @@
 #   make test-asan  the same under AddressSanitizer + UBSan (separate build dir)
 #   make bench      build and run the Google Benchmark suite
 #   make build      just build (RelWithDebInfo, in build/)
+#   make run        build and run registrard on udp:127.0.0.1:5060 (ARGS=... to change)
 # Variables: JOBS (default 2), BUILD_DIR, ASAN_DIR, WERROR (ON in CI).
 JOBS      ?= 2
 BUILD_DIR ?= build
@@ -10,7 +11,9 @@ ASAN_DIR  ?= build-asan
 WERROR    ?= OFF
 CMAKE_FLAGS ?=
 
-.PHONY: all deps deps-build build test test-asan bench clean
+ARGS      ?=
+
+.PHONY: all deps deps-build build run test test-asan bench clean
 
 all: build
 
@@ -23,6 +26,9 @@ deps-build:
 build: deps-build
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+run: build
+	$(BUILD_DIR)/tools/registrard $(ARGS)
 
 test: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)

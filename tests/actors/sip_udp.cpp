@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+// The UDP SIP edge on loopback: a real socket sends requests to the broker,
+// the answers are parsed with our own parser. Bounded by a receive timeout;
+// no sleeps.
+#define CAF_SUITE actors.sip_udp
+#include <caf/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "actors/engine.hpp"
+#include "actors/sip_udp.hpp"
+#include "core/sip_message.hpp"
+#include "messages/types.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+using namespace regcore;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() {
+    messages::register_types(*this);
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);
+  }
+};
+
+/// A UDP client socket on 127.0.0.1.
+struct client {
+  int fd = -1;
+  uint16_t port = 0;
+  sockaddr_in server{};
+
+  explicit client(uint16_t server_port) {
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+    socklen_t len = sizeof(local);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    port = ntohs(local.sin_port);
+    timeval tv{10, 0}; // bound on every wait
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    server.sin_family = AF_INET;
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    server.sin_port = htons(server_port);
+  }
+
+  ~client() { ::close(fd); }
+
+  void send(const std::string& msg) {
+    ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&server),
+             sizeof(server));
+  }
+
+  /// The next datagram, or "" after the timeout.
+  std::string recv() {
+    char buf[65536];
+    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
+  }
+};
+
+std::string crlf(std::string x) {
+  std::string out;
+  for (auto c : x) {
+    if (c == '\n')
+      out += '\r';
+    out += c;
+  }
+  return out;
+}
+
+std::string register_msg(uint16_t port, int cseq, std::string expires,
+                         std::string to = "sip:alice@localhost") {
+  return crlf("REGISTER sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-"
+              + std::to_string(cseq) + ";rport\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:alice@localhost>;tag=a1\n"
+              "To: <" + to + ">\n"
+              "Call-ID: udp-test-1\n"
+              "CSeq: " + std::to_string(cseq) + " REGISTER\n"
+              "Contact: <sip:alice@127.0.0.1:" + std::to_string(port) + ">\n"
+              "Expires: " + expires + "\n"
+              "Content-Length: 0\n\n");
+}
+
+/// A received answer: the bytes and the parsed view into them (the parser's
+/// lifetime rule: the view must not outlive the bytes).
+struct answer {
+  std::string bytes;
+  core::result<core::sip_message> msg{core::errc::bad_request};
+  explicit answer(std::string x) : bytes(std::move(x)), msg(core::parse_sip_message(bytes)) {
+    // nop
+  }
+  answer(const answer&) = delete;
+  explicit operator bool() const { return msg.has_value(); }
+  const core::sip_message* operator->() const { return &*msg; }
+};
+
+struct fixture {
+  config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine eng = actors::spawn_engine(sys);
+  actors::sip_udp_listener listener;
+
+  fixture() {
+    actors::sip_settings s;
+    s.port = 0; // any free port
+    auto l = actors::start_sip_udp(sys, eng.refs, s);
+    if (!l)
+      CAF_FAIL("cannot start the UDP listener: " << sys.render(l.error()));
+    listener = *l;
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(listener.broker, caf::exit_reason::user_shutdown);
+    eng.shutdown();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(sip_udp_tests, fixture)
+
+CAF_TEST(register over udp lands in the engine) {
+  client c{listener.port};
+  c.send(register_msg(c.port, 1, "600"));
+  answer res{c.recv()};
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->status(), 200);
+  CAF_REQUIRE_EQUAL(res->contacts().size(), 1u);
+  CAF_CHECK_EQUAL(std::string{res->contacts()[0].uri},
+                  "sip:alice@127.0.0.1:" + std::to_string(c.port));
+  CAF_REQUIRE(res->contacts()[0].expires.has_value());
+  CAF_CHECK_EQUAL(*res->contacts()[0].expires, 600u);
+  CAF_CHECK(!res->to().tag.empty());
+  CAF_CHECK(res->header(core::header_id::date).has_value());
+  actors::blocking_service api{sys, eng.service};
+  auto l = api.lookup_user("sip:alice@localhost");
+  CAF_REQUIRE(l);
+  CAF_REQUIRE_EQUAL(l->bindings.size(), 1u);
+  CAF_CHECK_EQUAL(l->bindings[0].received, "127.0.0.1:" + std::to_string(c.port));
+  CAF_CHECK_EQUAL(l->bindings[0].call_id, "udp-test-1");
+}
+
+CAF_TEST(too brief gets 423 with min expires and a replay gets 500) {
+  client c{listener.port};
+  c.send(register_msg(c.port, 1, "5"));
+  answer r{c.recv()};
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->status(), 423);
+  CAF_REQUIRE(r->min_expires().has_value());
+  CAF_CHECK_EQUAL(*r->min_expires(), 60u);
+  c.send(register_msg(c.port, 2, "600"));
+  answer ok{c.recv()};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  c.send(register_msg(c.port, 2, "600")); // same Call-ID and CSeq again
+  answer old{c.recv()};
+  CAF_REQUIRE(old);
+  CAF_CHECK_EQUAL(old->status(), 500);
+  CAF_CHECK_EQUAL(std::string{old->reason_phrase()}, "Out of order CSeq");
+}
+
+CAF_TEST(options other methods foreign domains and garbage) {
+  client c{listener.port};
+  c.send("this is not SIP\r\n\r\n");
+  c.send(crlf("OPTIONS sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-o\n"
+              "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+              "Call-ID: o1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n"));
+  answer o{c.recv()}; // the garbage got no answer
+  CAF_REQUIRE(o);
+  CAF_CHECK_EQUAL(o->status(), 200);
+  CAF_CHECK_EQUAL(o->allow().size(), 2u);
+  c.send(crlf("INFO sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-i\n"
+              "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+              "Call-ID: i1\nCSeq: 1 INFO\nMax-Forwards: 70\nContent-Length: 0\n\n"));
+  answer i{c.recv()};
+  CAF_REQUIRE(i);
+  CAF_CHECK_EQUAL(i->status(), 405);
+  CAF_CHECK(!i->allow().empty());
+  c.send(register_msg(c.port, 7, "600", "sip:bob@elsewhere.example"));
+  answer f{c.recv()};
+  CAF_REQUIRE(f);
+  CAF_CHECK_EQUAL(f->status(), 404);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
