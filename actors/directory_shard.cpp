@@ -152,29 +152,46 @@ void after_passive(shard_self self,
   }
 }
 
-/// Routes a per-user request: canonicalises the AOR, forwards to an active
-/// user, or runs `op(logic, fx, now)` on the passive one. With `create`, an
-/// unknown user is created (and dropped again if the operation leaves it
-/// empty); without, `missing()` answers.
+using user_iter = std::unordered_map<std::string, user_slot>::iterator;
+
+/// Canonicalises `aor_field` in place and looks its user up (end() when
+/// unknown); a bad AOR is an error.
+core::result<user_iter> find_user(shard_self self, std::string& aor_field) {
+  auto aor = core::canonical_aor(aor_field);
+  if (!aor)
+    return std::move(aor).err();
+  aor_field = std::move(*aor);
+  return self->state.users.find(aor_field);
+}
+
+/// True when `i` is an active user; counts the message about to be
+/// forwarded to it.
+bool forward_to_actor(shard_self self, user_iter i) {
+  if (i == self->state.users.end() || !i->second.actor)
+    return false;
+  ++i->second.forwarded;
+  return true;
+}
+
+/// Routes a per-user request: forwards to an active user, or runs
+/// `op(logic, fx, now)` on the passive one. With `create`, an unknown user
+/// is created (and dropped again if the operation leaves it empty);
+/// without, `missing()` answers.
 template <class Reply, class Request, class Op, class Missing>
 caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
                          bool create, Op op, Missing missing) {
-  auto& st = self->state;
-  auto aor = core::canonical_aor(aor_field);
-  if (!aor)
-    return messages::to_caf_error(aor.err());
-  aor_field = *aor;
-  auto i = st.users.find(*aor);
-  if (i != st.users.end() && i->second.actor) {
-    ++i->second.forwarded;
+  auto found = find_user(self, aor_field);
+  if (!found)
+    return messages::to_caf_error(found.err());
+  auto i = *found;
+  if (forward_to_actor(self, i))
     return self->delegate(i->second.actor, std::move(req));
-  }
-  if (i == st.users.end()) {
+  if (i == self->state.users.end()) {
     if (!create)
-      return missing(*aor);
+      return missing(aor_field);
     user_slot slot;
-    slot.logic.emplace(*aor);
-    i = st.users.emplace(*aor, std::move(slot)).first;
+    slot.logic.emplace(aor_field);
+    i = self->state.users.emplace(aor_field, std::move(slot)).first;
   }
   auto fx = self->state.refs->make_effects();
   core::result<Reply> res = op(*i->second.logic, fx, now_of(self));
@@ -190,33 +207,25 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
 template <class Reply, class Request, class Local>
 caf::result<Reply> route_query(shard_self self, Request& req,
                                std::string& aor_field, Local local) {
-  auto& st = self->state;
-  auto aor = core::canonical_aor(aor_field);
-  if (!aor)
-    return messages::to_caf_error(aor.err());
-  aor_field = *aor;
-  auto i = st.users.find(*aor);
-  if (i != st.users.end() && i->second.actor) {
-    ++i->second.forwarded;
+  auto found = find_user(self, aor_field);
+  if (!found)
+    return messages::to_caf_error(found.err());
+  auto i = *found;
+  if (forward_to_actor(self, i))
     return self->delegate(i->second.actor, std::move(req));
-  }
-  return local(i != st.users.end() ? &*i->second.logic : nullptr, *aor);
+  return local(i != self->state.users.end() ? &*i->second.logic : nullptr,
+               aor_field);
 }
 
 /// route() for one-way messages: forwarded to an active user, run on a
-/// passive one, ignored for an unknown user.
+/// passive one, ignored for an unknown user or a bad AOR.
 template <class Request, class Op>
 void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) {
-  auto& st = self->state;
-  auto aor = core::canonical_aor(aor_field);
-  if (!aor)
+  auto found = find_user(self, aor_field);
+  if (!found || *found == self->state.users.end())
     return;
-  aor_field = *aor;
-  auto i = st.users.find(*aor);
-  if (i == st.users.end())
-    return;
-  if (i->second.actor) {
-    ++i->second.forwarded;
+  auto i = *found;
+  if (forward_to_actor(self, i)) {
     self->send(i->second.actor, std::move(req));
     return;
   }

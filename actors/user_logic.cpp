@@ -32,16 +32,7 @@ core::register_request to_core(const register_request& x,
                                const std::string& aor) {
   core::register_request r;
   r.aor = aor;
-  r.contacts.reserve(x.contacts.size());
-  for (auto& c : x.contacts) {
-    core::register_contact rc;
-    rc.uri = c.uri;
-    rc.expires = c.expires;
-    rc.q = c.q;
-    rc.instance_id = c.instance_id;
-    rc.reg_id = c.reg_id;
-    r.contacts.push_back(std::move(rc));
-  }
+  r.contacts = x.contacts;
   r.wildcard = x.wildcard;
   r.expires = x.expires;
   r.call_id = x.call_id;

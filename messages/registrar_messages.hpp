@@ -11,24 +11,16 @@
 #include <vector>
 
 #include "core/model.hpp"
+#include "core/registration.hpp"
 #include "messages/core_inspect.hpp"
 #include "messages/inspect_macro.hpp"
 
 namespace regcore {
 
-/// One Contact of a REGISTER (RFC 3261 §10.2.1, RFC 5626 §4.2).
-struct contact_request {
-  /// Contact URI, e.g. "sip:alice@192.0.2.4:5060;transport=tcp".
-  std::string uri;
-  /// Contact "expires" parameter, if given.
-  std::optional<uint32_t> expires;
-  /// q in thousandths (0..1000), if given.
-  std::optional<core::qvalue> q;
-  /// +sip.instance, if given.
-  std::string instance_id;
-  /// reg-id, 0 if absent.
-  uint32_t reg_id = 0;
-};
+/// One Contact of a REGISTER (RFC 3261 §10.2.1, RFC 5626 §4.2): uri, the
+/// expires and q parameters if given, +sip.instance, reg-id. The same type
+/// the core rules take.
+using contact_request = core::register_contact;
 
 /// register_user / refresh_registration / unregister_user in the SIP shape:
 /// add, refresh or (expires 0) remove contacts; no contact = query.
@@ -97,8 +89,6 @@ struct user_list {
   std::vector<std::string> users;
 };
 
-REGCORE_INSPECT(contact_request, x.uri, messages::opt(x.expires),
-                messages::opt(x.q), x.instance_id, x.reg_id)
 REGCORE_INSPECT(register_request, x.aor, x.contacts, x.wildcard,
                 messages::opt(x.expires), x.call_id, x.cseq, x.path,
                 x.received, x.transport_type, x.user_agent, x.presence_enabled)
@@ -109,3 +99,10 @@ REGCORE_INSPECT(list_users_request, x.limit)
 REGCORE_INSPECT(user_list, x.users)
 
 } // namespace regcore
+
+namespace regcore::core {
+
+REGCORE_INSPECT(register_contact, x.uri, messages::opt(x.expires),
+                messages::opt(x.q), x.instance_id, x.reg_id)
+
+} // namespace regcore::core
