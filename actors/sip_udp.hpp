@@ -3,14 +3,17 @@
 
 // The SIP edge over UDP (first part of the daemon issue): a CAF io broker
 // that parses each datagram with core::parse_sip_message and answers
-// OPTIONS and REGISTER (RFC 3261 §10.3, through the engine's shards). Other
-// methods get 501 (SUBSCRIBE, PUBLISH, NOTIFY: not yet) or 405.
+// OPTIONS, REGISTER (RFC 3261 §10.3), SUBSCRIBE for Event: presence
+// (RFC 6665 / 3856: 200/202, then NOTIFYs with PIDF in the dialog) and
+// PUBLISH (RFC 3903), all through the engine. Other methods get 405.
+// Not yet: NOTIFY retransmission (timers E/F), TCP, authentication.
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/engine.hpp"
 #include "actors/engine_refs.hpp"
 
 #include <caf/actor.hpp>
@@ -41,7 +44,7 @@ struct sip_udp_listener {
 /// Binds and starts the UDP listener (needs the io::middleman module loaded
 /// in `sys`'s config).
 caf::expected<sip_udp_listener> start_sip_udp(caf::actor_system& sys,
-                                              std::shared_ptr<const engine_refs> refs,
+                                              const engine& eng,
                                               sip_settings settings);
 
 } // namespace regcore::actors

@@ -12,6 +12,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/sip_udp.hpp"
+#include "core/pidf.hpp"
 #include "core/sip_message.hpp"
 #include "messages/types.hpp"
 
@@ -114,7 +115,7 @@ struct fixture {
   fixture() {
     actors::sip_settings s;
     s.port = 0; // any free port
-    auto l = actors::start_sip_udp(sys, eng.refs, s);
+    auto l = actors::start_sip_udp(sys, eng, s);
     if (!l)
       CAF_FAIL("cannot start the UDP listener: " << sys.render(l.error()));
     listener = *l;
@@ -180,7 +181,7 @@ CAF_TEST(options other methods foreign domains and garbage) {
   answer o{c.recv()}; // the garbage got no answer
   CAF_REQUIRE(o);
   CAF_CHECK_EQUAL(o->status(), 200);
-  CAF_CHECK_EQUAL(o->allow().size(), 2u);
+  CAF_CHECK_EQUAL(o->allow().size(), 4u);
   c.send(crlf("INFO sip:localhost SIP/2.0\n"
               "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-i\n"
               "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
@@ -193,6 +194,107 @@ CAF_TEST(options other methods foreign domains and garbage) {
   answer f{c.recv()};
   CAF_REQUIRE(f);
   CAF_CHECK_EQUAL(f->status(), 404);
+}
+
+CAF_TEST(subscribe notify publish unsubscribe over udp) {
+  client alice{listener.port};
+  client bob{listener.port};
+  alice.send(register_msg(alice.port, 1, "600"));
+  answer reg{alice.recv()};
+  CAF_REQUIRE(reg);
+  CAF_CHECK_EQUAL(reg->status(), 200);
+  auto sub = [&](int cseq, std::string expires, std::string to_tag, std::string event) {
+    return crlf("SUBSCRIBE sip:alice@localhost SIP/2.0\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(bob.port)
+                + ";branch=z9hG4bK-s" + std::to_string(cseq) + ";rport\n"
+                "Max-Forwards: 70\n"
+                "From: <sip:bob@localhost>;tag=b1\n"
+                "To: <sip:alice@localhost>" + (to_tag.empty() ? "" : ";tag=" + to_tag) + "\n"
+                "Call-ID: sub-1\n"
+                "CSeq: " + std::to_string(cseq) + " SUBSCRIBE\n"
+                "Contact: <sip:bob@127.0.0.1:" + std::to_string(bob.port) + ">\n"
+                "Event: " + event + "\n"
+                "Accept: application/pidf+xml\n"
+                "Expires: " + expires + "\n"
+                "Content-Length: 0\n\n");
+  };
+  bob.send(sub(1, "600", "", "foo"));
+  answer bad_event{bob.recv()};
+  CAF_REQUIRE(bad_event);
+  CAF_CHECK_EQUAL(bad_event->status(), 489);
+  bob.send(sub(2, "600", "", "presence"));
+  answer ok{bob.recv()};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  CAF_REQUIRE(ok->expires().has_value());
+  CAF_CHECK_EQUAL(*ok->expires(), 600u);
+  std::string to_tag{ok->to().tag};
+  CAF_CHECK(!to_tag.empty());
+  answer first{bob.recv()};
+  CAF_REQUIRE(first);
+  CAF_CHECK(first->method() == core::sip_method::notify);
+  CAF_CHECK_EQUAL(std::string{first->from().tag}, to_tag);
+  CAF_CHECK_EQUAL(std::string{first->call_id()}, "sub-1");
+  CAF_REQUIRE(first->subscription_state_header().has_value());
+  CAF_CHECK_EQUAL(std::string{first->subscription_state_header()->state}, "active");
+  auto doc = core::parse_pidf(first->body());
+  CAF_REQUIRE(doc);
+  CAF_CHECK(doc->basic == core::basic_status::open); // alice is registered
+  // alice publishes: bob gets a NOTIFY with the new body.
+  std::string pidf =
+    "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+    "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
+    "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"sip:alice@localhost\">"
+    "<tuple id=\"t1\"><status><basic>closed</basic></status></tuple>"
+    "<dm:person id=\"p\"><rpid:activities><rpid:away/></rpid:activities></dm:person>"
+    "<note>at lunch</note></presence>";
+  auto pub = [&](int cseq, std::string etag, std::string body, std::string expires) {
+    return crlf("PUBLISH sip:alice@localhost SIP/2.0\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(alice.port)
+                + ";branch=z9hG4bK-p" + std::to_string(cseq) + "\n"
+                "Max-Forwards: 70\n"
+                "From: <sip:alice@localhost>;tag=a9\n"
+                "To: <sip:alice@localhost>\n"
+                "Call-ID: pub-1\n"
+                "CSeq: " + std::to_string(cseq) + " PUBLISH\n"
+                "Event: presence\n"
+                + (etag.empty() ? "" : "SIP-If-Match: " + etag + "\n")
+                + "Expires: " + expires + "\n"
+                + (body.empty() ? "" : "Content-Type: application/pidf+xml\n")
+                + "Content-Length: " + std::to_string(body.size()) + "\n\n")
+           + body;
+  };
+  alice.send(pub(1, "", pidf, "600"));
+  answer published{alice.recv()};
+  CAF_REQUIRE(published);
+  CAF_CHECK_EQUAL(published->status(), 200);
+  std::string etag{published->sip_etag()};
+  CAF_CHECK(!etag.empty());
+  answer update{bob.recv()};
+  CAF_REQUIRE(update);
+  CAF_CHECK(update->method() == core::sip_method::notify);
+  CAF_CHECK(update->cseq().number > first->cseq().number);
+  auto updated = core::parse_pidf(update->body());
+  CAF_REQUIRE(updated);
+  CAF_CHECK(updated->status == core::extended_status::away);
+  CAF_CHECK_EQUAL(updated->note, "at lunch");
+  alice.send(pub(2, "no-such-etag", "", "600"));
+  answer stale{alice.recv()};
+  CAF_REQUIRE(stale);
+  CAF_CHECK_EQUAL(stale->status(), 412);
+  // bob unsubscribes in the dialog: 200, then NOTIFY terminated.
+  bob.send(sub(3, "0", to_tag, "presence"));
+  answer bye{bob.recv()};
+  CAF_REQUIRE(bye);
+  CAF_CHECK_EQUAL(bye->status(), 200);
+  answer last{bob.recv()};
+  CAF_REQUIRE(last);
+  CAF_REQUIRE(last->subscription_state_header().has_value());
+  CAF_CHECK_EQUAL(std::string{last->subscription_state_header()->state}, "terminated");
+  bob.send(sub(4, "600", to_tag, "presence"));
+  answer gone{bob.recv()};
+  CAF_REQUIRE(gone);
+  CAF_CHECK_EQUAL(gone->status(), 481);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       settings.host = s.host;
       settings.port = s.port;
       settings.domains = domains;
-      auto l = regcore::actors::start_sip_udp(sys, eng.refs, settings);
+      auto l = regcore::actors::start_sip_udp(sys, eng, settings);
       if (!l) {
         std::cerr << "registrard: cannot listen on udp:" << s.host << ":" << s.port
                   << ": " << sys.render(l.error()) << "\n";
