@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
         break;
       }
       brokers.push_back(l->broker);
-      std::cout << "registrard: listening on udp:" << s.host << ":" << l->port << "\n";
+      auto shown = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
+      std::cout << "registrard: listening on udp:" << shown << ":" << l->port << "\n";
     }
     if (rc == 0) {
       std::cout << "registrard: serving domains";
