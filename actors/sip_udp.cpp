@@ -387,8 +387,13 @@ void on_datagram(caf::io::broker* self, const state_ptr& st,
   auto raw = std::make_shared<std::string>(data);
   auto parsed = core::parse_sip_message(*raw);
   if (!parsed) {
-    // Without a parsable Via/Call-ID/CSeq there is nothing to answer to.
-    ++st->dropped;
+    // 400 (or 513) with the reason when the transaction can be identified;
+    // otherwise there is nobody to answer (RFC 3261 §21.4.1).
+    auto answer = core::make_error_response(*raw, parsed.err());
+    if (answer.empty())
+      ++st->dropped;
+    else
+      send_bytes(self, msg.handle, answer);
     return;
   }
   auto& req = *parsed;

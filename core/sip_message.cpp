@@ -1666,4 +1666,64 @@ sip_builder make_response(const sip_message& req, int status, std::string_view r
   return b;
 }
 
+std::string make_error_response(std::string_view data, const error& err,
+                                const sip_limits& limits) {
+  if (data.size() > limits.max_message_size)
+    data = data.substr(0, limits.max_message_size);
+  auto eol = data.find("\r\n");
+  if (eol == std::string_view::npos || data.substr(0, 4) == "SIP/")
+    return {};
+  auto start_line = data.substr(0, eol);
+  if (start_line.substr(0, 4) == "ACK ")
+    return {};
+  // Keep the header lines that identify the transaction, in order.
+  std::string kept;
+  bool via = false, from = false, to = false, call_id = false, cseq = false;
+  size_t pos = eol + 2;
+  size_t lines = 0;
+  while (pos < data.size() && lines++ < limits.max_headers) {
+    auto end = data.find("\r\n", pos);
+    if (end == std::string_view::npos || end == pos)
+      break; // end of the header section (or a truncated one)
+    auto line = data.substr(pos, end - pos);
+    pos = end + 2;
+    if (line.size() > limits.max_line_length)
+      continue;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+      continue;
+    auto id = lookup_header(trim(line.substr(0, colon)));
+    bool keep = false;
+    switch (id) {
+      case header_id::via: keep = via = true; break;
+      case header_id::from: keep = !from; from = true; break;
+      case header_id::to: keep = !to; to = true; break;
+      case header_id::call_id: keep = !call_id; call_id = true; break;
+      case header_id::cseq: keep = !cseq; cseq = true; break;
+      default: break;
+    }
+    if (!keep)
+      continue;
+    // No control characters may leave with the answer.
+    bool clean = true;
+    for (char c : line)
+      clean = clean && (static_cast<unsigned char>(c) >= 0x20 || c == '\t');
+    if (!clean)
+      return {};
+    kept.append(line.data(), line.size());
+    kept += "\r\n";
+  }
+  if (!(via && from && to && call_id && cseq))
+    return {};
+  std::string out = "SIP/2.0 ";
+  out += std::to_string(sip_status(err.code));
+  out += ' ';
+  for (char c : err.phrase())
+    out.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+  out += "\r\n";
+  out += kept;
+  out += "Content-Length: 0\r\n\r\n";
+  return out;
+}
+
 } // namespace regcore::core

@@ -451,4 +451,14 @@ private:
 sip_builder make_response(const sip_message& request, int status,
                           std::string_view reason, std::string_view to_tag = {});
 
+/// The answer to a request the parser rejected (RFC 3261 §21.4.1: 400 with a
+/// reason phrase saying what is wrong): salvages the Via, From, To, Call-ID
+/// and CSeq lines as they are (compact forms too) and builds
+/// "SIP/2.0 <status> <reason>" with them. Returns "" when `data` is not a
+/// request or lacks one of those lines (then there is nobody to answer),
+/// and for ACK (never answered). Only looks at the first `limits` bytes and
+/// lines, like the parser.
+std::string make_error_response(std::string_view data, const error& err,
+                                const sip_limits& limits = {});
+
 } // namespace regcore::core

@@ -190,6 +190,12 @@ CAF_TEST(options other methods foreign domains and garbage) {
   CAF_REQUIRE(i);
   CAF_CHECK_EQUAL(i->status(), 405);
   CAF_CHECK(!i->allow().empty());
+  // A REGISTER with a malformed Expires: 400 naming the problem.
+  c.send(register_msg(c.port, 8, "soon"));
+  answer bad{c.recv()};
+  CAF_REQUIRE(bad);
+  CAF_CHECK_EQUAL(bad->status(), 400);
+  CAF_CHECK_EQUAL(std::string{bad->reason_phrase()}, "Malformed Expires");
   c.send(register_msg(c.port, 7, "600", "sip:bob@elsewhere.example"));
   answer f{c.recv()};
   CAF_REQUIRE(f);

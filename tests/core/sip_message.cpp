@@ -869,3 +869,41 @@ CAF_TEST(crlf keepalive datagrams) {
   auto m = parse_sip_message("\r\n\r\n");
   CAF_CHECK(!m);
 }
+
+CAF_TEST(rejected requests get an answer when the transaction is identifiable) {
+  struct row {
+    const char* file;
+    bool answered;
+  };
+  for (auto r : {row{"bad_cseq_number.sip", true}, row{"bad_expires.sip", true},
+                 row{"bad_q_too_high.sip", true}, row{"bad_content_length_negative.sip", true},
+                 row{"bad_missing_call_id.sip", false}, row{"bad_missing_via.sip", false},
+                 row{"bad_garbage.sip", false}, row{"bad_nul_byte.sip", false}}) {
+    auto data = fixture(r.file);
+    auto parsed = parse_sip_message(data);
+    CAF_REQUIRE(!parsed);
+    auto answer = make_error_response(data, parsed.err());
+    CAF_CHECK_EQUAL(!answer.empty(), r.answered);
+    if (answer.empty())
+      continue;
+    auto status_line = "SIP/2.0 " + std::to_string(sip_status(parsed.err().code)) + " "
+                       + s(parsed.err().phrase()) + "\r\n";
+    CAF_CHECK_EQUAL(answer.substr(0, status_line.size()), status_line);
+    CAF_CHECK(answer.find("\r\nCall-ID: bad-1@192.0.2.4\r\n") != std::string::npos);
+    CAF_CHECK(answer.find("\r\nVia: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKbad\r\n")
+              != std::string::npos);
+    CAF_CHECK(answer.find("Contact:") == std::string::npos); // only what identifies it
+    // The echoed lines are the client's own: a bad CSeq comes back as sent,
+    // so only the others parse again.
+    if (std::string{r.file} != "bad_cseq_number.sip") {
+      auto back = parse_sip_message(answer);
+      CAF_CHECK(back.has_value());
+    }
+  }
+  // Responses and ACKs are never answered.
+  auto ack = std::string{"ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                         "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\n"
+                         "CSeq: zz ACK\r\n\r\n"};
+  CAF_CHECK(make_error_response(ack, make_error(errc::bad_request, "x")).empty());
+  CAF_CHECK(make_error_response("SIP/2.0 200 OK\r\n\r\n", make_error(errc::bad_request)).empty());
+}
