@@ -88,11 +88,15 @@ core::sip_builder respond(const core::sip_message& req, int status,
 }
 
 bool served(const udp_state& st, std::string_view aor) {
+  // host of "host", "host:port", "[v6]" or "[v6]:port", without brackets.
   auto domain = core::aor_domain(aor);
-  auto colon = domain.rfind(':');
-  auto host = domain.front() == '[' || colon == std::string_view::npos
-                ? domain
-                : domain.substr(0, colon);
+  std::string_view host;
+  if (!domain.empty() && domain.front() == '[') {
+    auto close = domain.find(']');
+    host = close == std::string_view::npos ? domain : domain.substr(1, close - 1);
+  } else {
+    host = domain.substr(0, domain.rfind(':'));
+  }
   if (core::iequals(host, st.settings.host))
     return true;
   for (auto& d : st.settings.domains)

@@ -304,3 +304,49 @@ CAF_TEST(subscribe notify publish unsubscribe over udp) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(ipv6 loopback) {
+  config cfg6;
+  caf::actor_system sys6{cfg6};
+  auto eng6 = actors::spawn_engine(sys6);
+  actors::sip_settings s;
+  s.host = "::1";
+  s.port = 0;
+  auto l = actors::start_sip_udp(sys6, eng6, s);
+  CAF_REQUIRE(l);
+  int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  CAF_REQUIRE(fd >= 0);
+  sockaddr_in6 local{};
+  local.sin6_family = AF_INET6;
+  local.sin6_addr = in6addr_loopback;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+  socklen_t len = sizeof(local);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in6 server{};
+  server.sin6_family = AF_INET6;
+  server.sin6_addr = in6addr_loopback;
+  server.sin6_port = htons(l->port);
+  auto port = std::to_string(ntohs(local.sin6_port));
+  auto msg = crlf("REGISTER sip:[::1] SIP/2.0\n"
+                  "Via: SIP/2.0/UDP [::1]:" + port + ";branch=z9hG4bK-v6\n"
+                  "Max-Forwards: 70\n"
+                  "From: <sip:carol@[::1]>;tag=c6\nTo: <sip:carol@[::1]>\n"
+                  "Call-ID: v6-1\nCSeq: 1 REGISTER\n"
+                  "Contact: <sip:carol@[::1]:" + port + ">\n"
+                  "Expires: 600\nContent-Length: 0\n\n");
+  ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&server),
+           sizeof(server));
+  char buf[65536];
+  auto n = ::recv(fd, buf, sizeof(buf), 0);
+  ::close(fd);
+  CAF_REQUIRE(n > 0);
+  answer a{std::string(buf, static_cast<size_t>(n))};
+  CAF_REQUIRE(a);
+  // The listen address itself is a served domain: sip:carol@[::1] is ours.
+  CAF_CHECK_EQUAL(a->status(), 200);
+  CAF_REQUIRE_EQUAL(a->contacts().size(), 1u);
+  caf::anon_send_exit(l->broker, caf::exit_reason::user_shutdown);
+  eng6.shutdown();
+}
