@@ -2,6 +2,7 @@
 #include "actors/sip_udp.hpp"
 
 #include <ctime>
+#include <optional>
 #include <unordered_map>
 
 #include "core/hash.hpp"
@@ -151,20 +152,43 @@ void answer_error(caf::io::broker* self, const state_ptr& st,
   send_bytes(self, hdl, b.take());
 }
 
-void on_register(caf::io::broker* self, const state_ptr& st,
-                 caf::io::datagram_handle hdl, std::shared_ptr<std::string> raw,
-                 const core::sip_message& req) {
-  auto aor = core::canonical_aor(req.to().uri);
+/// The canonical AOR `uri` names if it is one of ours; otherwise answers
+/// 400 (not an AOR) or 404 (another domain) and returns nothing.
+std::optional<std::string> our_aor(caf::io::broker* self, const state_ptr& st,
+                                   caf::io::datagram_handle hdl,
+                                   const core::sip_message& req, std::string_view uri) {
+  auto aor = core::canonical_aor(uri);
   if (!aor) {
     send_bytes(self, hdl, respond(req, 400, aor.err().phrase(), st->settings).take());
-    return;
+    return std::nullopt;
   }
   if (!served(*st, *aor)) {
     send_bytes(self, hdl,
                respond(req, 404, "Not Found (domain not served here)", st->settings)
                  .take());
-    return;
+    return std::nullopt;
   }
+  return std::move(*aor);
+}
+
+/// RFC 6665 §7.2.2 / RFC 3903 §6: only the presence event package; answers
+/// 489 with Allow-Events otherwise.
+bool presence_event(caf::io::broker* self, const state_ptr& st,
+                    caf::io::datagram_handle hdl, const core::sip_message& req) {
+  if (req.event() && core::iequals(req.event()->package, "presence"))
+    return true;
+  auto b = respond(req, 489, "Bad Event", st->settings);
+  b.header(core::header_id::allow_events, "presence");
+  send_bytes(self, hdl, b.take());
+  return false;
+}
+
+void on_register(caf::io::broker* self, const state_ptr& st,
+                 caf::io::datagram_handle hdl, std::shared_ptr<std::string> raw,
+                 const core::sip_message& req) {
+  auto aor = our_aor(self, st, hdl, req, req.to().uri);
+  if (!aor)
+    return;
   // RFC 3581: where the request really came from. CAF 0.17's remote_addr()
   // returns "" for UDP endpoints here; until the transport has its own
   // socket handling (daemon issue), the host falls back to the top Via's.
@@ -235,13 +259,8 @@ void send_notify(caf::io::broker* self, const state_ptr& st, sip_dialog& d,
 void on_subscribe(caf::io::broker* self, const state_ptr& st,
                   caf::io::datagram_handle hdl, std::shared_ptr<std::string> raw,
                   const core::sip_message& req) {
-  // RFC 6665 §7.2.2: only the presence package.
-  if (!req.event() || !core::iequals(req.event()->package, "presence")) {
-    auto b = respond(req, 489, "Bad Event", st->settings);
-    b.header(core::header_id::allow_events, "presence");
-    send_bytes(self, hdl, b.take());
+  if (!presence_event(self, st, hdl, req))
     return;
-  }
   subscribe_request r;
   for (auto a : req.accept())
     r.accept.emplace_back(a);
@@ -258,16 +277,9 @@ void on_subscribe(caf::io::broker* self, const state_ptr& st,
     }
     r.id = i->second;
   } else {
-    auto target = core::canonical_aor(req.request_uri());
-    if (!target) {
-      send_bytes(self, hdl, respond(req, 400, target.err().phrase(), st->settings).take());
+    auto target = our_aor(self, st, hdl, req, req.request_uri());
+    if (!target)
       return;
-    }
-    if (!served(*st, *target)) {
-      send_bytes(self, hdl, respond(req, 404, "Not Found (domain not served here)",
-                                    st->settings).take());
-      return;
-    }
     if (req.contacts().empty()) {
       send_bytes(self, hdl, respond(req, 400, "Missing Contact", st->settings).take());
       return;
@@ -346,22 +358,11 @@ void on_notify_required(caf::io::broker* self, const state_ptr& st,
 void on_publish(caf::io::broker* self, const state_ptr& st,
                 caf::io::datagram_handle hdl, std::shared_ptr<std::string> raw,
                 const core::sip_message& req) {
-  if (!req.event() || !core::iequals(req.event()->package, "presence")) {
-    auto b = respond(req, 489, "Bad Event", st->settings);
-    b.header(core::header_id::allow_events, "presence");
-    send_bytes(self, hdl, b.take());
+  if (!presence_event(self, st, hdl, req))
     return;
-  }
-  auto aor = core::canonical_aor(req.request_uri());
-  if (!aor) {
-    send_bytes(self, hdl, respond(req, 400, aor.err().phrase(), st->settings).take());
+  auto aor = our_aor(self, st, hdl, req, req.request_uri());
+  if (!aor)
     return;
-  }
-  if (!served(*st, *aor)) {
-    send_bytes(self, hdl, respond(req, 404, "Not Found (domain not served here)",
-                                  st->settings).take());
-    return;
-  }
   publish_request r;
   r.aor = *aor;
   r.etag = std::string{req.sip_if_match()};
