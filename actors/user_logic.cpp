@@ -30,17 +30,8 @@ core::result<uint32_t> clamp_expires(std::optional<uint32_t> requested,
 
 core::register_request to_core(const register_request& x,
                                const std::string& aor) {
-  core::register_request r;
+  core::register_request r = x; // the core part of the message
   r.aor = aor;
-  r.contacts = x.contacts;
-  r.wildcard = x.wildcard;
-  r.expires = x.expires;
-  r.call_id = x.call_id;
-  r.cseq = x.cseq;
-  r.path = x.path;
-  r.received = x.received;
-  r.transport_type = x.transport_type;
-  r.user_agent = x.user_agent;
   return r;
 }
 

@@ -23,24 +23,11 @@ namespace regcore {
 using contact_request = core::register_contact;
 
 /// register_user / refresh_registration / unregister_user in the SIP shape:
-/// add, refresh or (expires 0) remove contacts; no contact = query.
-struct register_request {
-  std::string aor;
-  std::vector<contact_request> contacts;
-  /// "Contact: *" (only valid with expires 0).
-  bool wildcard = false;
-  /// The Expires header, if given (applies to contacts without their own).
-  std::optional<uint32_t> expires;
-  /// Call-ID and CSeq for RFC 3261 §10.3 step 7 ordering; an API caller
-  /// may leave them empty / 0 (the engine then orders by arrival).
-  std::string call_id;
-  uint32_t cseq = 0;
-  /// RFC 3327 Path values (stored, echoed in 200 OK).
-  std::vector<std::string> path;
-  /// Source address ("ip:port") the request came from.
-  std::string received;
-  core::transport transport_type = core::transport::udp;
-  std::string user_agent;
+/// add, refresh or (expires 0) remove contacts; no contact = query. The
+/// fields of core::register_request (the AOR in any form canonical_aor
+/// accepts; Call-ID and CSeq may be empty / 0 for API callers, then the
+/// engine orders by arrival) plus what only the engine needs.
+struct register_request : core::register_request {
   /// The user takes part in the automatic domain roster (auto-buddy list).
   bool presence_enabled = true;
 };
