@@ -23,20 +23,22 @@ deps:
 deps-build:
 	@bash scripts/deps.sh build
 
+# Only what the daemon and the benchmarks need: the tests' packages (libosip2,
+# sipp) are installed and the tests configured by `make test`.
 build: deps-build
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_TESTS=OFF -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 run: build
 	$(BUILD_DIR)/tools/registrard $(ARGS)
 
 test: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREGCORE_TESTS=ON -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DREGCORE_SANITIZE=ON -DREGCORE_BENCH=OFF -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DREGCORE_TESTS=ON -DREGCORE_SANITIZE=ON -DREGCORE_BENCH=OFF -DREGCORE_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/tests/ubsan.supp \
 	  ctest --output-on-failure -j$(JOBS)
