@@ -1623,6 +1623,67 @@ std::string sip_builder::take() {
   return out;
 }
 
+std::string stamp_via(const via_view& v, const source_address& source) {
+  auto host = v.host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  bool add_received = v.rport || !iequals(host, source.ip);
+  std::string out;
+  out.reserve(v.raw.size() + source.ip.size() + 32);
+  auto params_at = v.params.empty()
+                     ? v.raw.size()
+                     : static_cast<size_t>(v.params.data() - v.raw.data());
+  if (params_at > v.raw.size())
+    params_at = v.raw.size();
+  auto head = v.raw.substr(0, params_at);
+  while (!head.empty() && (head.back() == ' ' || head.back() == '\t'))
+    head.remove_suffix(1);
+  out.append(head);
+  for (auto& p : parse_params(v.params)) {
+    if (iequals(p.name, "received") || iequals(p.name, "rport"))
+      continue;
+    out += ';';
+    out.append(p.name);
+    if (p.has_value) {
+      out += '=';
+      out.append(p.value);
+    }
+  }
+  if (add_received) {
+    out += ";received=";
+    out.append(source.ip);
+  }
+  if (v.rport) {
+    out += ";rport=";
+    out += std::to_string(source.port);
+  }
+  return out;
+}
+
+sip_builder make_response(const sip_message& req, int status, std::string_view reason,
+                          std::string_view to_tag, const source_address& source) {
+  auto b = make_response(req, status, reason, to_tag);
+  if (req.vias().empty())
+    return b;
+  // Replace the top via-parm inside the first Via line (which may hold more
+  // via-parms after a comma).
+  auto& top = req.vias().front();
+  auto line = b.head_.find("\r\nVia: ");
+  if (line == std::string::npos)
+    return b;
+  line += 7; // past "\r\nVia: "
+  auto at = b.head_.find(top.raw, line);
+  auto eol = b.head_.find("\r\n", line);
+  if (at == std::string::npos || at > eol)
+    return b;
+  std::string stamped = stamp_via(top, source);
+  for (auto& c : stamped)
+    if (c == '\r' || c == '\n' || c == '\0')
+      c = ' ';
+  b.head_.replace(at, top.raw.size(), stamped);
+  return b;
+}
+
 sip_builder make_response(const sip_message& req, int status, std::string_view reason,
                           std::string_view to_tag) {
   // RFC 3261 §8.2.6.2: Via (all, in order), From, To (+tag), Call-ID, CSeq.

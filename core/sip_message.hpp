@@ -394,6 +394,14 @@ constexpr bool is_crlf_keepalive(std::string_view datagram) noexcept {
 
 // -- serializing -----------------------------------------------------------
 
+/// The address a request really came from, as the transport saw it.
+struct source_address {
+  /// Numeric IP without brackets.
+  std::string_view ip;
+  uint16_t port = 0;
+};
+
+
 /// Owned builder for outgoing messages: start line, headers in the order
 /// added, then an automatic Content-Length and the body.
 ///
@@ -434,6 +442,8 @@ public:
 private:
   friend sip_builder make_response(const sip_message&, int, std::string_view,
                                    std::string_view);
+  friend sip_builder make_response(const sip_message&, int, std::string_view,
+                                   std::string_view, const source_address&);
   sip_builder() = default;
   static sip_builder response(int status, std::string_view reason, size_t capacity);
   void append_clean(std::string_view x);
@@ -450,6 +460,17 @@ private:
 /// and copying Record-Route into dialog-creating 2xx (§12.1.1).
 sip_builder make_response(const sip_message& request, int status,
                           std::string_view reason, std::string_view to_tag = {});
+
+/// make_response() plus the top Via stamped with where the request came
+/// from: `received=<ip>` when the Via's host differs from it (RFC 3261
+/// §18.2.1) or the client asked for rport, and `rport=<port>` when it did
+/// (RFC 3581 §4). Old received/rport values in the top Via are replaced.
+sip_builder make_response(const sip_message& request, int status,
+                          std::string_view reason, std::string_view to_tag,
+                          const source_address& source);
+
+/// The top via-parm `v` with received/rport set for `source` (see above).
+std::string stamp_via(const via_view& v, const source_address& source);
 
 /// The answer to a request the parser rejected (RFC 3261 §21.4.1: 400 with a
 /// reason phrase saying what is wrong): salvages the Via, From, To, Call-ID

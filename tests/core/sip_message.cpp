@@ -858,6 +858,45 @@ CAF_TEST(status line variants) {
   CAF_CHECK_EQUAL(parse_status("SIP/2.0"), "error: Malformed status line");
 }
 
+CAF_TEST(responses carry received and rport of the real source) {
+  auto req_text = std::string{"OPTIONS sip:localhost SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 10.0.0.7:5062;rport;branch=z9hG4bK-1, "
+                              "SIP/2.0/UDP proxy.example:5060;branch=z9hG4bK-p\r\n"
+                              "From: <sip:a@localhost>;tag=1\r\n"
+                              "To: <sip:localhost>\r\n"
+                              "Call-ID: via-stamp\r\n"
+                              "CSeq: 1 OPTIONS\r\n"
+                              "Content-Length: 0\r\n\r\n"};
+  auto req = parse_sip_message(req_text);
+  CHECK_OR_RETURN(req.has_value());
+  // RFC 3581 §4: rport asked for -> received and rport, always.
+  auto out = make_response(*req, 200, "OK", "t", source_address{"192.0.2.9", 40000}).str();
+  CAF_CHECK(out.find("Via: SIP/2.0/UDP 10.0.0.7:5062;branch=z9hG4bK-1;received=192.0.2.9;"
+                     "rport=40000, SIP/2.0/UDP proxy.example:5060;branch=z9hG4bK-p\r\n")
+            != std::string::npos);
+  auto parsed = parse_sip_message(out, sip_framing::stream);
+  CHECK_OR_RETURN(parsed.has_value());
+  CAF_CHECK_EQUAL(s(parsed->vias()[0].received), "192.0.2.9");
+  CAF_CHECK(parsed->vias()[0].rport_value == std::optional<uint16_t>{40000});
+  CAF_CHECK_EQUAL(parsed->vias().size(), 2u);
+  // No rport and the host is the source: nothing added (RFC 3261 §18.2.1).
+  via_view v;
+  v.host = "127.0.0.1";
+  v.raw = "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-2";
+  v.params = std::string_view{v.raw}.substr(v.raw.find(';'));
+  CAF_CHECK_EQUAL(stamp_via(v, source_address{"127.0.0.1", 5060}), v.raw);
+  // Another host: received only.
+  CAF_CHECK_EQUAL(stamp_via(v, source_address{"::1", 5060}),
+                  "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-2;received=::1");
+  // Bracketed IPv6 sent-by that matches the source.
+  via_view w;
+  w.host = "[::1]";
+  w.raw = "SIP/2.0/UDP [::1]:5070;branch=z9hG4bK-3;received=1.2.3.4";
+  w.params = std::string_view{w.raw}.substr(w.raw.find(';'));
+  CAF_CHECK_EQUAL(stamp_via(w, source_address{"::1", 5070}),
+                  "SIP/2.0/UDP [::1]:5070;branch=z9hG4bK-3");
+}
+
 CAF_TEST(crlf keepalive datagrams) {
   CAF_CHECK(is_crlf_keepalive("\r\n"));
   CAF_CHECK(is_crlf_keepalive("\r\n\r\n"));
