@@ -8,6 +8,7 @@
 #include "messages/internal_messages.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
+#include "messages/sip_messages.hpp"
 
 namespace regcore::messages {
 
@@ -85,6 +86,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<event_batch>("regcore::event_batch");
   cfg.add_message_type<event_ack>("regcore::event_ack");
   cfg.add_message_type<bus_stats>("regcore::bus_stats");
+  // the SIP edge
+  cfg.add_message_type<sip_endpoint>("regcore::sip_endpoint");
+  cfg.add_message_type<sip_inbound>("regcore::sip_inbound");
+  cfg.add_message_type<sip_connection_closed>("regcore::sip_connection_closed");
   cfg.add_error_category(error_category,
                          [](uint8_t code, caf::atom_value, const caf::message& ctx) {
                            return render_error(code, ctx);

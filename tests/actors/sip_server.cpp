@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The UDP SIP edge on loopback: a real socket sends requests to the broker,
-// the answers are parsed with our own parser. Bounded by a receive timeout;
-// no sleeps.
-#define CAF_SUITE actors.sip_udp
+// The SIP server (transport + edge) on loopback: real UDP and TCP sockets
+// send requests, the answers are parsed with our own parser. Bounded by a
+// receive timeout; no sleeps. The SIP behaviour in detail (transactions,
+// NOTIFY retransmission, rate limits) is tested deterministically in
+// tests/actors/sip_edge.cpp.
+#define CAF_SUITE actors.sip_server
 #include <caf/test/unit_test.hpp>
 
 #include <arpa/inet.h>
@@ -11,9 +13,10 @@
 #include <unistd.h>
 
 #include "actors/engine.hpp"
-#include "actors/sip_udp.hpp"
+#include "actors/sip_edge.hpp"
 #include "core/pidf.hpp"
 #include "core/sip_message.hpp"
+#include "core/stream_framer.hpp"
 #include "messages/types.hpp"
 
 #include <caf/all.hpp>
@@ -79,10 +82,13 @@ std::string crlf(std::string x) {
 }
 
 std::string register_msg(uint16_t port, int cseq, std::string expires,
-                         std::string to = "sip:alice@localhost") {
+                         std::string to = "sip:alice@localhost",
+                         std::string branch = "", std::string proto = "UDP") {
+  if (branch.empty())
+    branch = std::to_string(cseq);
   return crlf("REGISTER sip:localhost SIP/2.0\n"
-              "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-"
-              + std::to_string(cseq) + ";rport\n"
+              "Via: SIP/2.0/" + proto + " 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-"
+              + branch + ";rport\n"
               "Max-Forwards: 70\n"
               "From: <sip:alice@localhost>;tag=a1\n"
               "To: <" + to + ">\n"
@@ -106,33 +112,84 @@ struct answer {
   const core::sip_message* operator->() const { return &*msg; }
 };
 
+/// A TCP client connection to 127.0.0.1; responses are cut out of the
+/// stream with our framer.
+struct tcp_client {
+  int fd = -1;
+  uint16_t port = 0;
+  core::stream_framer framer;
+
+  explicit tcp_client(uint16_t server_port) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    server.sin_port = htons(server_port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof(server)) != 0)
+      CAF_FAIL("cannot connect to the TCP listener");
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len);
+    port = ntohs(local.sin_port);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+
+  ~tcp_client() { ::close(fd); }
+
+  void send(const std::string& bytes) { ::send(fd, bytes.data(), bytes.size(), 0); }
+
+  /// The next message from the stream, or "" after the timeout.
+  std::string recv() {
+    while (true) {
+      auto item = framer.next();
+      if (!item)
+        return {};
+      if (*item && (*item)->kind == core::stream_item::message)
+        return std::move((*item)->bytes);
+      if (*item)
+        continue;
+      char buf[65536];
+      auto n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0)
+        return {};
+      framer.feed(std::string_view{buf, static_cast<size_t>(n)});
+    }
+  }
+};
+
 struct fixture {
   config cfg;
   caf::actor_system sys{cfg};
   actors::engine eng = actors::spawn_engine(sys);
-  actors::sip_udp_listener listener;
+  actors::sip_server server;
+  uint16_t udp_port = 0;
+  uint16_t tcp_port = 0;
 
   fixture() {
-    actors::sip_settings s;
-    s.port = 0; // any free port
-    auto l = actors::start_sip_udp(sys, eng, s);
-    if (!l)
-      CAF_FAIL("cannot start the UDP listener: " << sys.render(l.error()));
-    listener = *l;
+    // Any free ports.
+    std::vector<actors::listen_address> where{{core::transport::udp, "127.0.0.1", 0},
+                                              {core::transport::tcp, "127.0.0.1", 0}};
+    auto s = actors::start_sip_server(sys, eng, where, actors::sip_edge_settings{});
+    if (!s)
+      CAF_FAIL("cannot start the SIP server: " << sys.render(s.error()));
+    server = std::move(*s);
+    udp_port = server.listeners()[0].port;
+    tcp_port = server.listeners()[1].port;
   }
 
   ~fixture() {
-    caf::anon_send_exit(listener.broker, caf::exit_reason::user_shutdown);
+    server.stop();
     eng.shutdown();
   }
 };
 
 } // namespace
 
-CAF_TEST_FIXTURE_SCOPE(sip_udp_tests, fixture)
+CAF_TEST_FIXTURE_SCOPE(sip_server_tests, fixture)
 
 CAF_TEST(register over udp lands in the engine) {
-  client c{listener.port};
+  client c{udp_port};
   c.send(register_msg(c.port, 1, "600"));
   answer res{c.recv()};
   CAF_REQUIRE(res);
@@ -144,6 +201,10 @@ CAF_TEST(register over udp lands in the engine) {
   CAF_CHECK_EQUAL(*res->contacts()[0].expires, 600u);
   CAF_CHECK(!res->to().tag.empty());
   CAF_CHECK(res->header(core::header_id::date).has_value());
+  // RFC 3581: the real source in the top Via.
+  CAF_REQUIRE(!res->vias().empty());
+  CAF_CHECK_EQUAL(std::string{res->vias()[0].received}, "127.0.0.1");
+  CAF_CHECK(res->vias()[0].rport_value == std::optional<uint16_t>{c.port});
   actors::blocking_service api{sys, eng.service};
   auto l = api.lookup_user("sip:alice@localhost");
   CAF_REQUIRE(l);
@@ -153,7 +214,7 @@ CAF_TEST(register over udp lands in the engine) {
 }
 
 CAF_TEST(too brief gets 423 with min expires and a replay gets 500) {
-  client c{listener.port};
+  client c{udp_port};
   c.send(register_msg(c.port, 1, "5"));
   answer r{c.recv()};
   CAF_REQUIRE(r);
@@ -164,7 +225,14 @@ CAF_TEST(too brief gets 423 with min expires and a replay gets 500) {
   answer ok{c.recv()};
   CAF_REQUIRE(ok);
   CAF_CHECK_EQUAL(ok->status(), 200);
-  c.send(register_msg(c.port, 2, "600")); // same Call-ID and CSeq again
+  // A retransmission (same branch) gets the same 200 again.
+  c.send(register_msg(c.port, 2, "600"));
+  answer same{c.recv()};
+  CAF_REQUIRE(same);
+  CAF_CHECK_EQUAL(same->status(), 200);
+  CAF_CHECK_EQUAL(same.bytes, ok.bytes);
+  // A new request (new branch) with the same Call-ID and CSeq is out of order.
+  c.send(register_msg(c.port, 2, "600", "sip:alice@localhost", "replay"));
   answer old{c.recv()};
   CAF_REQUIRE(old);
   CAF_CHECK_EQUAL(old->status(), 500);
@@ -172,7 +240,7 @@ CAF_TEST(too brief gets 423 with min expires and a replay gets 500) {
 }
 
 CAF_TEST(options other methods foreign domains and garbage) {
-  client c{listener.port};
+  client c{udp_port};
   c.send("this is not SIP\r\n\r\n");
   c.send(crlf("OPTIONS sip:localhost SIP/2.0\n"
               "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-o\n"
@@ -203,8 +271,8 @@ CAF_TEST(options other methods foreign domains and garbage) {
 }
 
 CAF_TEST(subscribe notify publish unsubscribe over udp) {
-  client alice{listener.port};
-  client bob{listener.port};
+  client alice{udp_port};
+  client bob{udp_port};
   alice.send(register_msg(alice.port, 1, "600"));
   answer reg{alice.recv()};
   CAF_REQUIRE(reg);
@@ -303,16 +371,83 @@ CAF_TEST(subscribe notify publish unsubscribe over udp) {
   CAF_CHECK_EQUAL(gone->status(), 481);
 }
 
+CAF_TEST(tcp carries several requests per connection and partial writes) {
+  tcp_client c{tcp_port};
+  // Two requests in one write, then one in three pieces.
+  c.send(register_msg(c.port, 1, "600", "sip:tcp@localhost", "", "TCP")
+         + register_msg(c.port, 2, "700", "sip:tcp@localhost", "", "TCP"));
+  answer r1{c.recv()};
+  answer r2{c.recv()};
+  CAF_REQUIRE(r1);
+  CAF_REQUIRE(r2);
+  CAF_CHECK_EQUAL(r1->status(), 200);
+  CAF_CHECK_EQUAL(r2->status(), 200);
+  CAF_CHECK_EQUAL(r2->cseq().number, 2u);
+  auto third = register_msg(c.port, 3, "800", "sip:tcp@localhost", "", "TCP");
+  c.send(third.substr(0, 10));
+  c.send(third.substr(10, 100));
+  c.send(third.substr(110));
+  answer r3{c.recv()};
+  CAF_REQUIRE(r3);
+  CAF_CHECK_EQUAL(r3->status(), 200);
+  CAF_REQUIRE_EQUAL(r3->contacts().size(), 1u);
+  CAF_CHECK_EQUAL(*r3->contacts()[0].expires, 800u);
+  actors::blocking_service api{sys, eng.service};
+  auto l = api.lookup_user("sip:tcp@localhost");
+  CAF_REQUIRE(l);
+  CAF_REQUIRE_EQUAL(l->bindings.size(), 1u);
+  CAF_CHECK(l->bindings[0].transport_type == core::transport::tcp);
+  CAF_CHECK_EQUAL(l->bindings[0].received, "127.0.0.1:" + std::to_string(c.port));
+}
+
+CAF_TEST(subscribe over tcp gets its notifies on the same connection) {
+  tcp_client bob{tcp_port};
+  auto sub = crlf("SUBSCRIBE sip:carol@localhost SIP/2.0\n"
+                  "Via: SIP/2.0/TCP 127.0.0.1:" + std::to_string(bob.port)
+                  + ";branch=z9hG4bK-ts1\n"
+                  "Max-Forwards: 70\n"
+                  "From: <sip:bob@localhost>;tag=tb\n"
+                  "To: <sip:carol@localhost>\n"
+                  "Call-ID: tcp-sub-1\n"
+                  "CSeq: 1 SUBSCRIBE\n"
+                  "Contact: <sip:bob@127.0.0.1:" + std::to_string(bob.port)
+                  + ";transport=tcp>\n"
+                  "Event: presence\n"
+                  "Expires: 600\n"
+                  "Content-Length: 0\n\n");
+  bob.send(sub);
+  answer ok{bob.recv()};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  answer first{bob.recv()};
+  CAF_REQUIRE(first);
+  CAF_CHECK(first->method() == core::sip_method::notify);
+  CAF_REQUIRE(!first->vias().empty());
+  CAF_CHECK(first->vias()[0].transport_type == core::transport::tcp);
+  // The watcher answers the NOTIFY on the same connection.
+  auto b = core::make_response(*first.msg, 200, "OK");
+  bob.send(b.take());
+  // carol's presence changes through the API: another NOTIFY arrives.
+  actors::blocking_service api{sys, eng.service};
+  CAF_REQUIRE(api.update_presence("sip:carol@localhost", core::extended_status::busy,
+                                  "in a meeting"));
+  answer next{bob.recv()};
+  CAF_REQUIRE(next);
+  CAF_CHECK(next->method() == core::sip_method::notify);
+  CAF_CHECK_EQUAL(next->cseq().number, first->cseq().number + 1);
+  auto doc = core::parse_pidf(next->body());
+  CAF_REQUIRE(doc);
+  CAF_CHECK_EQUAL(doc->note, "in a meeting");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST(ipv6 loopback) {
   config cfg6;
   caf::actor_system sys6{cfg6};
   auto eng6 = actors::spawn_engine(sys6);
-  actors::sip_settings s;
-  s.host = "::1";
-  s.port = 0;
-  auto l = actors::start_sip_udp(sys6, eng6, s);
+  auto l = actors::start_sip_server(sys6, eng6, {{core::transport::udp, "::1", 0}},
+                                   actors::sip_edge_settings{});
   CAF_REQUIRE(l);
   int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
   CAF_REQUIRE(fd >= 0);
@@ -327,7 +462,7 @@ CAF_TEST(ipv6 loopback) {
   sockaddr_in6 server{};
   server.sin6_family = AF_INET6;
   server.sin6_addr = in6addr_loopback;
-  server.sin6_port = htons(l->port);
+  server.sin6_port = htons(l->listeners()[0].port);
   auto port = std::to_string(ntohs(local.sin6_port));
   auto msg = crlf("REGISTER sip:[::1] SIP/2.0\n"
                   "Via: SIP/2.0/UDP [::1]:" + port + ";branch=z9hG4bK-v6\n"
@@ -347,6 +482,8 @@ CAF_TEST(ipv6 loopback) {
   // The listen address itself is a served domain: sip:carol@[::1] is ours.
   CAF_CHECK_EQUAL(a->status(), 200);
   CAF_REQUIRE_EQUAL(a->contacts().size(), 1u);
-  caf::anon_send_exit(l->broker, caf::exit_reason::user_shutdown);
+  CAF_REQUIRE(!a->vias().empty());
+  CAF_CHECK(a->vias()[0].received.empty()); // the Via host is the source
+  l->stop();
   eng6.shutdown();
 }

@@ -6,6 +6,7 @@
 #include "messages/error.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
+#include "messages/sip_messages.hpp"
 #include "messages/types.hpp"
 
 #include <caf/binary_deserializer.hpp>
@@ -211,6 +212,26 @@ CAF_TEST(api requests keep their optional fields) {
   CAF_CHECK(p2.policy.default_action == core::policy_action::confirm);
   CAF_REQUIRE_EQUAL(p2.policy.rules.size(), 1u);
   CAF_CHECK_EQUAL(p2.policy.rules[0].pattern, "evil.example");
+}
+
+CAF_TEST(sip edge messages survive the binary serializer) {
+  sip_inbound in;
+  in.from.proto = core::transport::tcp;
+  in.from.ip = "::1";
+  in.from.port = 5070;
+  in.from.listener = 2;
+  in.from.connection = 42;
+  in.bytes = std::string("OPTIONS sip:x SIP/2.0\r\n\0binary", 33);
+  auto out = roundtrip(in);
+  CAF_CHECK(out.from.proto == core::transport::tcp);
+  CAF_CHECK_EQUAL(out.from.ip, "::1");
+  CAF_CHECK_EQUAL(out.from.port, 5070u);
+  CAF_CHECK_EQUAL(out.from.listener, 2u);
+  CAF_CHECK_EQUAL(out.from.connection, 42u);
+  CAF_CHECK_EQUAL(out.bytes, in.bytes);
+  CAF_CHECK_EQUAL(to_string(out.from), "tcp:[::1]:5070");
+  auto closed = roundtrip(sip_connection_closed{7});
+  CAF_CHECK_EQUAL(closed.connection, 7u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

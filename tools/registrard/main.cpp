@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "actors/engine.hpp"
-#include "actors/sip_udp.hpp"
+#include "actors/sip_edge.hpp"
+#include "messages/sip_messages.hpp"
 #include "messages/types.hpp"
 
 #include <caf/all.hpp>
@@ -57,15 +58,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> domains{"localhost"};
   uint32_t shards = 4;
   app.add_option("--listen", listens,
-                 "Where to serve SIP, repeatable: udp:HOST:PORT (IPv6 as udp:[::1]:5060). "
-                 "Default: udp:127.0.0.1:5060. (TCP comes with the daemon issue.)");
+                 "Where to serve SIP, repeatable: udp:HOST:PORT or tcp:HOST:PORT (IPv6 as "
+                 "udp:[::1]:5060). Default: udp:127.0.0.1:5060 and tcp:127.0.0.1:5060.");
   app.add_option("--domain", domains,
                  "Domains this registrar serves, repeatable (default: localhost). "
                  "The listen address itself is always served.");
   app.add_option("--shards", shards, "Directory shards of the engine (default 4)");
   CLI11_PARSE(app, argc, argv);
   if (listens.empty())
-    listens.push_back("udp:127.0.0.1:5060");
+    listens = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
   std::vector<listen_spec> specs;
   for (auto& l : listens) {
     auto s = parse_listen(l);
@@ -73,9 +74,9 @@ int main(int argc, char** argv) {
       std::cerr << "registrard: --listen " << l << ": expected udp:HOST:PORT\n";
       return 2;
     }
-    if (s.transport != "udp") {
+    if (s.transport != "udp" && s.transport != "tcp") {
       std::cerr << "registrard: --listen " << l << ": transport '" << s.transport
-                << "' is not supported yet (udp only)\n";
+                << "' is not supported (udp or tcp)\n";
       return 2;
     }
     specs.push_back(s);
@@ -95,22 +96,23 @@ int main(int argc, char** argv) {
     regcore::actors::engine_config ecfg;
     ecfg.shards = shards;
     auto eng = regcore::actors::spawn_engine(sys, ecfg);
-    std::vector<caf::actor> brokers;
-    for (auto& s : specs) {
-      regcore::actors::sip_settings settings;
-      settings.host = s.host;
-      settings.port = s.port;
-      settings.domains = domains;
-      auto l = regcore::actors::start_sip_udp(sys, eng, settings);
-      if (!l) {
-        std::cerr << "registrard: cannot listen on udp:" << s.host << ":" << s.port
-                  << ": " << sys.render(l.error()) << "\n";
-        rc = 1;
-        break;
-      }
-      brokers.push_back(l->broker);
-      auto shown = s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host;
-      std::cout << "registrard: listening on udp:" << shown << ":" << l->port << "\n";
+    std::vector<regcore::actors::listen_address> where;
+    for (auto& sp : specs)
+      where.push_back({sp.transport == "tcp" ? regcore::core::transport::tcp
+                                             : regcore::core::transport::udp,
+                       sp.host, sp.port});
+    regcore::actors::sip_edge_settings settings;
+    settings.domains = domains;
+    auto server = regcore::actors::start_sip_server(sys, eng, where, settings);
+    if (!server) {
+      std::cerr << "registrard: cannot listen: " << sys.render(server.error()) << "\n";
+      rc = 1;
+    } else {
+      for (auto& l : server->listeners())
+        std::cout << "registrard: listening on "
+                  << regcore::to_string(regcore::sip_endpoint{l.addr.proto, l.addr.host,
+                                                              l.port, 0, 0})
+                  << "\n";
     }
     if (rc == 0) {
       std::cout << "registrard: serving domains";
@@ -121,8 +123,8 @@ int main(int argc, char** argv) {
       sigwait(&sigs, &sig);
       std::cout << "registrard: signal " << sig << ", shutting down" << std::endl;
     }
-    for (auto& b : brokers)
-      caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    if (server)
+      server->stop();
     eng.shutdown();
   }
   return rc;

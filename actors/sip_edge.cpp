@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: MIT
+#include "actors/sip_edge.hpp"
+
+#include <ctime>
+#include <unordered_map>
+
+#include "core/hash.hpp"
+#include "core/sip_uri.hpp"
+#include "core/strings.hpp"
+#include "core/subscription.hpp"
+#include "messages/atoms.hpp"
+#include "messages/error.hpp"
+#include "messages/sip_messages.hpp"
+
+#include <caf/all.hpp>
+
+namespace regcore::actors {
+
+namespace {
+
+constexpr std::string_view allow_value = "REGISTER, OPTIONS, SUBSCRIBE, PUBLISH";
+
+/// One subscription dialog this edge terminates (RFC 6665 §4.1, RFC 3261
+/// §12): what every NOTIFY of it needs.
+struct sip_dialog {
+  std::string call_id;
+  std::string local_tag;  // our tag (To of the SUBSCRIBE)
+  std::string remote_tag; // the watcher's tag (From of the SUBSCRIBE)
+  std::string local_uri;  // the presentity (To URI)
+  std::string remote_uri; // the watcher (From URI)
+  std::string remote_target; // the watcher's Contact (Request-URI of NOTIFYs)
+  std::vector<std::string> route_set;
+  std::string event_id;
+  uint32_t cseq = 0;
+  /// Where NOTIFYs go: where the SUBSCRIBE came from (its source address
+  /// and, over TCP, its connection), so they pass the NAT the SUBSCRIBE
+  /// passed (RFC 3581 symmetric response routing, applied to the dialog).
+  sip_endpoint peer;
+};
+
+/// A NOTIFY waiting for its final response (non-INVITE client
+/// transaction, RFC 3261 §17.1.2).
+struct pending_notify {
+  std::string subscription_id;
+  std::string bytes;
+  sip_endpoint to;
+  caf::actor_clock::time_point started;
+  unsigned sends = 1;
+  uint32_t epoch = 0;
+};
+
+/// What a handler needs to answer the request it is handling.
+struct request_ctx {
+  sip_endpoint from;
+  /// Server transaction key (UDP only; empty over TCP, where nothing is
+  /// retransmitted, RFC 3261 §17.2.2 Timer J = 0).
+  std::string txn;
+  /// The request's bytes: the parsed views die with the handler, the
+  /// engine's reply arrives later and builds the response from these.
+  std::shared_ptr<std::string> raw;
+};
+
+struct edge_counters {
+  uint64_t requests = 0;
+  uint64_t responses = 0;
+  uint64_t retransmissions_absorbed = 0;
+  uint64_t malformed = 0;
+  uint64_t dropped = 0;
+  uint64_t rate_limited = 0;
+  uint64_t notifies_sent = 0;
+  uint64_t notify_retransmissions = 0;
+  uint64_t notify_failures = 0;
+  uint64_t events_dropped = 0;
+};
+
+struct edge_state {
+  std::shared_ptr<const engine_refs> refs;
+  subscription_supervisor_actor subscriptions;
+  std::shared_ptr<sip_sender> out;
+  sip_edge_settings settings;
+  core::server_transactions txns;
+  std::optional<core::rate_limiter> limiter;
+  /// Subscription id -> dialog.
+  std::unordered_map<std::string, sip_dialog> dialogs;
+  /// Call-ID + local tag -> subscription id (in-dialog SUBSCRIBEs).
+  std::unordered_map<std::string, std::string> by_dialog;
+  /// Via branch -> NOTIFY awaiting its response.
+  std::unordered_map<std::string, pending_notify> pending;
+  uint32_t next_epoch = 0;
+  uint64_t next_branch = 0;
+  edge_counters counters;
+  static inline const char* name = "sip_edge";
+};
+
+using edge_actor = caf::stateful_actor<edge_state>;
+
+/// RFC 1123 date for the Date header (RFC 3261 §20.17).
+std::string http_date() {
+  auto t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  auto n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, n);
+}
+
+/// A To tag that is the same for retransmissions of one request.
+std::string to_tag_for(const core::sip_message& req) {
+  std::string seed{req.call_id()};
+  seed += std::to_string(req.cseq().number);
+  if (!req.vias().empty())
+    seed += req.vias().front().branch;
+  auto h = core::stable_hash(seed);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string tag(12, '0');
+  for (int i = 11; i >= 0; --i, h >>= 4)
+    tag[static_cast<size_t>(i)] = digits[h & 0xF];
+  return tag;
+}
+
+/// host:port of listener `i` as we put it in Via and Contact.
+std::string local_hostport(const edge_state& st, uint32_t i) {
+  if (i >= st.settings.listeners.size())
+    return "invalid";
+  auto& l = st.settings.listeners[i];
+  std::string host = l.addr.host;
+  // A wildcard bind has no address to show: name the first domain.
+  if ((host == "0.0.0.0" || host == "::") && !st.settings.domains.empty())
+    host = st.settings.domains.front();
+  if (host.find(':') != std::string::npos)
+    host = "[" + host + "]";
+  return host + ":" + std::to_string(l.port);
+}
+
+/// Our Contact for dialogs on listener `i` (RFC 3261 §8.1.1.8).
+std::string local_contact(const edge_state& st, const sip_endpoint& via) {
+  auto c = "<sip:" + local_hostport(st, via.listener);
+  if (via.proto == core::transport::tcp)
+    c += ";transport=tcp";
+  return c + ">";
+}
+
+core::sip_builder respond(edge_actor* self, const request_ctx& ctx,
+                          const core::sip_message& req, int status,
+                          std::string_view reason) {
+  auto b = core::make_response(req, status, reason, to_tag_for(req),
+                               core::source_address{ctx.from.ip, ctx.from.port});
+  b.header(core::header_id::server, self->state.settings.server_name);
+  return b;
+}
+
+/// Sends a final response and remembers it for retransmissions.
+void send_response(edge_actor* self, const request_ctx& ctx, core::sip_builder& b) {
+  auto bytes = b.take();
+  auto& st = self->state;
+  if (!ctx.txn.empty())
+    st.txns.complete(ctx.txn, bytes);
+  ++st.counters.responses;
+  st.out->send(ctx.from, std::move(bytes));
+}
+
+void reply(edge_actor* self, const request_ctx& ctx, const core::sip_message& req,
+           int status, std::string_view reason) {
+  auto b = respond(self, ctx, req, status, reason);
+  send_response(self, ctx, b);
+}
+
+/// Host of an AOR's domain ("host", "host:port", "[v6]:port"), no brackets.
+std::string_view domain_host(std::string_view aor) {
+  auto domain = core::aor_domain(aor);
+  if (!domain.empty() && domain.front() == '[') {
+    auto close = domain.find(']');
+    return close == std::string_view::npos ? domain : domain.substr(1, close - 1);
+  }
+  return domain.substr(0, domain.rfind(':'));
+}
+
+bool served(const edge_state& st, std::string_view aor) {
+  auto host = domain_host(aor);
+  for (auto& l : st.settings.listeners)
+    if (core::iequals(host, l.addr.host))
+      return true;
+  for (auto& d : st.settings.domains)
+    if (core::iequals(host, d))
+      return true;
+  return false;
+}
+
+/// RFC 3261 §18.3: a datagram is the whole message (a missing
+/// Content-Length means "the rest"); a stream message was cut out by its
+/// Content-Length already.
+core::sip_framing framing_of(const sip_endpoint& x) {
+  return x.proto == core::transport::udp ? core::sip_framing::datagram
+                                         : core::sip_framing::stream;
+}
+
+/// Answers an engine error with its SIP status.
+void answer_error(edge_actor* self, const request_ctx& ctx, const caf::error& err) {
+  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                       self->state.settings.limits);
+  if (!again)
+    return;
+  bool ours = err.category() == messages::error_category;
+  auto e = messages::from_caf_error(err);
+  auto status = ours ? core::sip_status(e.code) : 500;
+  auto b = respond(self, ctx, *again, status,
+                   ours ? e.phrase() : std::string_view{"Server Internal Error"});
+  if (ours && e.code == core::errc::interval_too_brief)
+    b.header(core::header_id::min_expires, e.value);
+  send_response(self, ctx, b);
+}
+
+/// The canonical AOR `uri` names if it is one of ours; otherwise answers
+/// 400 (not an AOR) or 404 (another domain) and returns nothing.
+std::optional<std::string> our_aor(edge_actor* self, const request_ctx& ctx,
+                                   const core::sip_message& req, std::string_view uri) {
+  auto aor = core::canonical_aor(uri);
+  if (!aor) {
+    reply(self, ctx, req, 400, aor.err().phrase());
+    return std::nullopt;
+  }
+  if (!served(self->state, *aor)) {
+    reply(self, ctx, req, 404, "Not Found (domain not served here)");
+    return std::nullopt;
+  }
+  return std::move(*aor);
+}
+
+/// RFC 6665 §7.2.2 / RFC 3903 §6: only the presence event package; answers
+/// 489 with Allow-Events otherwise.
+bool presence_event(edge_actor* self, const request_ctx& ctx,
+                    const core::sip_message& req) {
+  if (req.event() && core::iequals(req.event()->package, "presence"))
+    return true;
+  auto b = respond(self, ctx, req, 489, "Bad Event");
+  b.header(core::header_id::allow_events, "presence");
+  send_response(self, ctx, b);
+  return false;
+}
+
+register_request to_register_request(const core::sip_message& req, std::string aor,
+                                     const sip_endpoint& from) {
+  register_request r;
+  r.aor = std::move(aor);
+  for (auto& c : req.contacts()) {
+    contact_request cr;
+    cr.uri = std::string{c.uri};
+    cr.expires = c.expires;
+    if (c.has_q)
+      cr.q = c.q;
+    cr.instance_id = std::string{c.instance_id};
+    cr.reg_id = c.reg_id.value_or(0);
+    r.contacts.push_back(std::move(cr));
+  }
+  r.wildcard = req.wildcard_contact();
+  r.expires = req.expires();
+  r.call_id = std::string{req.call_id()};
+  r.cseq = req.cseq().number;
+  for (auto& p : req.path())
+    r.path.emplace_back(p.raw);
+  // RFC 3581 / RFC 5626: where the request really came from.
+  r.received = from.ip.find(':') != std::string::npos
+                 ? "[" + from.ip + "]:" + std::to_string(from.port)
+                 : from.ip + ":" + std::to_string(from.port);
+  r.transport_type = from.proto;
+  r.user_agent = std::string{req.user_agent()};
+  return r;
+}
+
+void on_register(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
+  auto aor = our_aor(self, ctx, req, req.to().uri);
+  if (!aor)
+    return;
+  auto r = to_register_request(req, *aor, ctx.from);
+  auto& shard = self->state.refs->shard_for(r.aor);
+  self->request(shard, std::chrono::seconds{10}, std::move(r))
+    .then(
+      [=](register_reply& rep) {
+        auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                             self->state.settings.limits);
+        if (!again)
+          return;
+        auto b = respond(self, ctx, *again, 200, "OK");
+        for (auto& c : rep.bindings) {
+          std::string v = "<" + c.uri + ">;expires=" + std::to_string(c.expires);
+          b.header(core::header_id::contact, v);
+        }
+        // RFC 3327 §5.3: echo Path when the UA supports it.
+        bool path_ok = false;
+        for (auto opt : again->supported())
+          path_ok = path_ok || core::iequals(opt, "path");
+        if (path_ok)
+          for (auto& p : again->path())
+            b.header(core::header_id::path, p.raw);
+        b.header(core::header_id::date, http_date());
+        send_response(self, ctx, b);
+      },
+      [=](caf::error& err) { answer_error(self, ctx, err); });
+}
+
+/// Sends one NOTIFY in `d` (RFC 6665 §4.2.2, RFC 3856 §6.6): Event,
+/// Subscription-State, the PIDF body; CSeq increases per NOTIFY. Over UDP
+/// it is retransmitted until answered (timers E and F).
+void send_notify(edge_actor* self, const std::string& id, sip_dialog& d,
+                 core::subscription_state state, core::termination_reason reason,
+                 uint32_t expires, const std::string& body) {
+  auto& st = self->state;
+  auto b = core::sip_builder::request(core::sip_method::notify, d.remote_target);
+  auto branch = "z9hG4bK-rc" + std::to_string(core::stable_hash(d.call_id + d.local_tag))
+                + "." + std::to_string(++st.next_branch);
+  b.header(core::header_id::via, std::string{"SIP/2.0/"}
+                                   + (d.peer.proto == core::transport::tcp ? "TCP " : "UDP ")
+                                   + local_hostport(st, d.peer.listener)
+                                   + ";branch=" + branch);
+  b.header(core::header_id::max_forwards, 70u);
+  for (auto& r : d.route_set)
+    b.header(core::header_id::route, r);
+  b.header(core::header_id::from, "<" + d.local_uri + ">;tag=" + d.local_tag);
+  b.header(core::header_id::to, "<" + d.remote_uri + ">;tag=" + d.remote_tag);
+  b.header(core::header_id::call_id, d.call_id);
+  b.header(core::header_id::cseq, std::to_string(++d.cseq) + " NOTIFY");
+  b.header(core::header_id::contact, local_contact(st, d.peer));
+  b.header(core::header_id::event, d.event_id.empty() ? std::string{"presence"}
+                                                      : "presence;id=" + d.event_id);
+  core::subscription tmp;
+  tmp.state = state;
+  tmp.reason = reason;
+  auto now = core::clock_type::now();
+  tmp.expires_at = now + core::seconds{expires};
+  b.header(core::header_id::subscription_state, core::subscription_state_value(tmp, now));
+  b.header("User-Agent", st.settings.server_name);
+  b.body(body.empty() ? std::string_view{} : std::string_view{"application/pidf+xml"},
+         body);
+  auto bytes = b.take();
+  ++st.counters.notifies_sent;
+  pending_notify p;
+  p.subscription_id = id;
+  p.bytes = bytes;
+  p.to = d.peer;
+  p.started = self->clock().now();
+  p.epoch = ++st.next_epoch;
+  // Over UDP Timer E retransmits; over TCP only Timer F runs.
+  auto wait = d.peer.proto == core::transport::udp
+                ? core::retransmit_interval(st.settings.notify_timers, 1)
+                : st.settings.notify_timers.timer_f;
+  self->delayed_send(self, wait, retransmit_atom::value, branch, p.epoch);
+  st.pending.emplace(branch, std::move(p));
+  st.out->send(d.peer, std::move(bytes));
+}
+
+void drop_dialog(edge_state& st, const std::string& id) {
+  auto i = st.dialogs.find(id);
+  if (i == st.dialogs.end())
+    return;
+  st.by_dialog.erase(i->second.call_id + "|" + i->second.local_tag);
+  st.dialogs.erase(i);
+}
+
+/// A NOTIFY failed (481, 408, no answer): RFC 6665 §4.2.2 — the
+/// subscription is over. The dialog goes first (no final NOTIFY to a peer
+/// that does not answer), then the engine ends the subscription (which
+/// emits SubscriptionTerminated).
+void notify_failed(edge_actor* self, const std::string& id) {
+  auto& st = self->state;
+  ++st.counters.notify_failures;
+  if (!st.settings.end_subscription_on_failure)
+    return;
+  drop_dialog(st, id);
+  self->request(st.subscriptions, std::chrono::seconds{10}, unsubscribe_request{id})
+    .then([](caf::ok_atom) {
+      // nop
+    },
+          [](caf::error&) {
+            // already gone (expired or unsubscribed meanwhile)
+          });
+}
+
+void on_retransmit(edge_actor* self, const std::string& branch, uint32_t epoch) {
+  auto& st = self->state;
+  auto i = st.pending.find(branch);
+  if (i == st.pending.end() || i->second.epoch != epoch)
+    return; // answered meanwhile
+  auto& p = i->second;
+  auto& tm = st.settings.notify_timers;
+  auto elapsed = self->clock().now() - p.started;
+  if (elapsed >= tm.timer_f) {
+    // Timer F: no final response (RFC 3261 §17.1.2.2): like a 408.
+    auto id = p.subscription_id;
+    st.pending.erase(i);
+    notify_failed(self, id);
+    return;
+  }
+  ++p.sends;
+  ++st.counters.notify_retransmissions;
+  st.out->send(p.to, p.bytes);
+  auto wait = core::retransmit_interval(tm, p.sends);
+  auto left = tm.timer_f - elapsed;
+  if (wait > left)
+    wait = left;
+  p.epoch = ++st.next_epoch;
+  self->delayed_send(self, wait, retransmit_atom::value, branch, p.epoch);
+}
+
+/// A response from a watcher: the final answer to one of our NOTIFYs.
+void on_response(edge_actor* self, const core::sip_message& resp) {
+  auto& st = self->state;
+  if (resp.vias().empty() || resp.status() < 200)
+    return; // provisional: Timer E goes on (RFC 3261 §17.1.2.2 "proceeding")
+  auto i = st.pending.find(std::string{resp.vias().front().branch});
+  if (i == st.pending.end())
+    return; // a late retransmitted response, or not ours
+  auto id = i->second.subscription_id;
+  st.pending.erase(i);
+  auto code = resp.status();
+  if (code == 481 || code == 408)
+    notify_failed(self, id);
+}
+
+void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
+  if (!presence_event(self, ctx, req))
+    return;
+  auto& st = self->state;
+  subscribe_request r;
+  for (auto a : req.accept())
+    r.accept.emplace_back(a);
+  r.expires = req.expires();
+  r.event_id = std::string{req.event()->id};
+  if (!req.to().tag.empty()) {
+    // In-dialog: refresh or (Expires: 0) unsubscribe.
+    auto key = std::string{req.call_id()} + "|" + std::string{req.to().tag};
+    auto i = st.by_dialog.find(key);
+    if (i == st.by_dialog.end()) {
+      reply(self, ctx, req, 481, "Subscription does not exist");
+      return;
+    }
+    r.id = i->second;
+  } else {
+    auto target = our_aor(self, ctx, req, req.request_uri());
+    if (!target)
+      return;
+    if (req.contacts().empty()) {
+      reply(self, ctx, req, 400, "Missing Contact");
+      return;
+    }
+    r.watcher = std::string{req.from().uri};
+    r.target = *target;
+  }
+  auto tag = to_tag_for(req);
+  self->request(st.subscriptions, std::chrono::seconds{10}, std::move(r))
+    .then(
+      [=](subscribe_reply& rep) {
+        auto& st2 = self->state;
+        auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                             st2.settings.limits);
+        if (!again)
+          return;
+        auto& m = *again;
+        bool pending = rep.sub.state == core::subscription_state::pending;
+        bool over = rep.sub.state == core::subscription_state::terminated;
+        auto b = respond(self, ctx, m, pending ? 202 : 200, pending ? "Accepted" : "OK");
+        b.header(core::header_id::expires, over ? 0u : rep.sub.expires);
+        b.header(core::header_id::contact, local_contact(st2, ctx.from));
+        for (auto& rr : m.record_route())
+          b.header(core::header_id::record_route, rr.raw);
+        // The 2xx first, then the NOTIFY (JsSIP answers a NOTIFY that comes
+        // first with 481).
+        send_response(self, ctx, b);
+        auto& id = rep.sub.id;
+        auto i = st2.dialogs.find(id);
+        if (i == st2.dialogs.end()) {
+          sip_dialog d;
+          d.call_id = std::string{m.call_id()};
+          d.local_tag = m.to().tag.empty() ? tag : std::string{m.to().tag};
+          d.remote_tag = std::string{m.from().tag};
+          d.local_uri = std::string{m.to().uri};
+          d.remote_uri = std::string{m.from().uri};
+          d.remote_target = m.contacts().empty() ? d.remote_uri
+                                                 : std::string{m.contacts()[0].uri};
+          // RFC 3261 §12.1.1: the route set is the Record-Route, in order.
+          for (auto& rr : m.record_route())
+            d.route_set.emplace_back(rr.raw);
+          d.event_id = std::string{m.event() ? m.event()->id : std::string_view{}};
+          d.peer = ctx.from;
+          st2.by_dialog[d.call_id + "|" + d.local_tag] = id;
+          i = st2.dialogs.emplace(id, std::move(d)).first;
+        } else {
+          // A refresh may come over a new connection: follow it.
+          i->second.peer = ctx.from;
+        }
+        auto expires = core::remaining_seconds(rep.sub.expires_at, self->clock().now());
+        send_notify(self, id, i->second, rep.sub.state, rep.sub.reason,
+                    over ? 0 : expires, rep.initial.pidf);
+        if (over)
+          drop_dialog(st2, id);
+      },
+      [=](caf::error& err) { answer_error(self, ctx, err); });
+}
+
+/// NotifyRequired from the engine: one NOTIFY per dialog of ours.
+void on_notify_required(edge_actor* self, const notify_required_event& ev) {
+  auto& st = self->state;
+  for (auto& t : ev.targets) {
+    auto i = st.dialogs.find(t.subscription_id);
+    if (i == st.dialogs.end())
+      continue; // a subscription of another edge or of the API
+    send_notify(self, t.subscription_id, i->second, t.state, t.reason, t.expires,
+                ev.body);
+    if (t.state == core::subscription_state::terminated)
+      drop_dialog(st, t.subscription_id);
+  }
+}
+
+void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
+  if (!presence_event(self, ctx, req))
+    return;
+  auto aor = our_aor(self, ctx, req, req.request_uri());
+  if (!aor)
+    return;
+  publish_request r;
+  r.aor = *aor;
+  r.etag = std::string{req.sip_if_match()};
+  r.content_type = std::string{req.media_type()};
+  r.body = std::string{req.body()};
+  r.expires = req.expires();
+  self->request(self->state.refs->shard_for(r.aor), std::chrono::seconds{10},
+                std::move(r))
+    .then(
+      [=](publish_reply& rep) {
+        auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                             self->state.settings.limits);
+        if (!again)
+          return;
+        auto b = respond(self, ctx, *again, 200, "OK");
+        if (!rep.etag.empty() && rep.expires > 0)
+          b.header(core::header_id::sip_etag, rep.etag);
+        b.header(core::header_id::expires, rep.expires);
+        send_response(self, ctx, b);
+      },
+      [=](caf::error& err) { answer_error(self, ctx, err); });
+}
+
+void on_inbound(edge_actor* self, sip_inbound& in) {
+  auto& st = self->state;
+  if (core::is_crlf_keepalive(in.bytes))
+    return;
+  request_ctx ctx;
+  ctx.from = std::move(in.from);
+  ctx.raw = std::make_shared<std::string>(std::move(in.bytes));
+  auto parsed = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                        st.settings.limits);
+  if (!parsed) {
+    ++st.counters.malformed;
+    // 400 (or 513) with the reason when the transaction can be identified;
+    // otherwise there is nobody to answer (RFC 3261 §21.4.1).
+    auto answer = core::make_error_response(*ctx.raw, parsed.err(), st.settings.limits);
+    if (answer.empty())
+      ++st.counters.dropped;
+    else
+      st.out->send(ctx.from, std::move(answer));
+    return;
+  }
+  auto& req = *parsed;
+  if (req.is_response()) {
+    on_response(self, req);
+    return;
+  }
+  if (req.method() == core::sip_method::ack)
+    return; // never answered
+  ++st.counters.requests;
+  auto now = self->clock().now();
+  if (ctx.from.proto == core::transport::udp) {
+    ctx.txn = core::server_transaction_key(req);
+    auto found = st.txns.begin(ctx.txn, now);
+    if (found.st != core::server_transactions::state::fresh) {
+      ++st.counters.retransmissions_absorbed;
+      if (found.st == core::server_transactions::state::answered)
+        st.out->send(ctx.from, *found.response);
+      return;
+    }
+  }
+  if (st.limiter && !st.limiter->allow(ctx.from.ip, now)) {
+    ++st.counters.rate_limited;
+    auto b = respond(self, ctx, req, 503, "Service Unavailable (rate limit)");
+    b.header("Retry-After",
+             std::max(st.settings.retry_after, st.limiter->retry_after(ctx.from.ip, now)));
+    send_response(self, ctx, b);
+    return;
+  }
+  switch (req.method()) {
+    case core::sip_method::register_:
+      on_register(self, ctx, req);
+      return;
+    case core::sip_method::options: {
+      auto b = respond(self, ctx, req, 200, "OK");
+      b.header(core::header_id::allow, allow_value);
+      b.header(core::header_id::accept, "application/pidf+xml");
+      b.header(core::header_id::allow_events, "presence");
+      b.header(core::header_id::supported, "path");
+      send_response(self, ctx, b);
+      return;
+    }
+    case core::sip_method::subscribe:
+      on_subscribe(self, ctx, req);
+      return;
+    case core::sip_method::publish:
+      on_publish(self, ctx, req);
+      return;
+    default: {
+      auto b = respond(self, ctx, req, 405, "Method Not Allowed");
+      b.header(core::header_id::allow, allow_value);
+      send_response(self, ctx, b);
+    }
+  }
+}
+
+caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs,
+                       subscription_supervisor_actor subs,
+                       std::shared_ptr<sip_sender> out, sip_edge_settings settings) {
+  auto& st = self->state;
+  st.refs = std::move(refs);
+  st.subscriptions = std::move(subs);
+  st.out = std::move(out);
+  st.settings = std::move(settings);
+  st.txns = core::server_transactions{st.settings.transaction_keep};
+  if (st.settings.rate_limit)
+    st.limiter.emplace(*st.settings.rate_limit);
+  // NotifyRequired events become NOTIFYs for the dialogs of this edge.
+  self->send(st.refs->bus, bus_subscribe{caf::actor_cast<caf::actor>(self),
+                                         event_bit(event_kind::notify_required)});
+  return {
+    [=](sip_inbound& in) { on_inbound(self, in); },
+    [=](sip_connection_closed&) {
+      // Dialogs keep their peer: the next NOTIFY opens a new connection to
+      // the same address (RFC 3261 §18.2.2), or times out and ends it.
+    },
+    [=](retransmit_atom, const std::string& branch, uint32_t epoch) {
+      on_retransmit(self, branch, epoch);
+    },
+    [=](caf::ok_atom) {
+      // bus_subscribe acknowledged
+    },
+    [=](event_batch& batch) {
+      self->state.counters.events_dropped += batch.dropped;
+      for (auto& m : batch.events)
+        if (m.match_elements<notify_required_event>())
+          on_notify_required(self, m.get_as<notify_required_event>(0));
+      self->send(self->state.refs->bus, event_ack{});
+    },
+    [=](caf::get_atom, stats_atom) {
+      auto& c = self->state.counters;
+      return caf::make_message(c.requests, c.responses, c.retransmissions_absorbed,
+                               c.malformed, c.rate_limited, c.notifies_sent,
+                               c.notify_retransmissions, c.notify_failures,
+                               static_cast<uint64_t>(self->state.dialogs.size()));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_sip_edge(caf::actor_system& sys, const engine& eng,
+                          std::shared_ptr<sip_sender> out, sip_edge_settings settings) {
+  return sys.spawn(sip_edge, eng.refs, eng.subscriptions, std::move(out),
+                   std::move(settings));
+}
+
+sip_server::sip_server(std::shared_ptr<sip_transport> t, caf::actor edge)
+  : transport_(std::move(t)), edge_(std::move(edge)) {
+  // nop
+}
+
+sip_server::~sip_server() {
+  stop();
+}
+
+const std::vector<bound_listener>& sip_server::listeners() const {
+  static const std::vector<bound_listener> none;
+  return transport_ ? transport_->listeners() : none;
+}
+
+void sip_server::stop() {
+  if (transport_)
+    transport_->stop();
+  if (edge_)
+    caf::anon_send_exit(edge_, caf::exit_reason::user_shutdown);
+  edge_ = nullptr;
+}
+
+caf::expected<sip_server> start_sip_server(caf::actor_system& sys, const engine& eng,
+                                           const std::vector<listen_address>& where,
+                                           sip_edge_settings settings,
+                                           transport_limits limits) {
+  limits.stream.max_body = settings.limits.max_message_size;
+  auto t = std::make_shared<sip_transport>(limits);
+  for (auto& w : where) {
+    bound_listener l;
+    std::string err;
+    if (!t->bind(w, l, err))
+      return caf::make_error(caf::sec::cannot_open_port, err);
+  }
+  settings.listeners = t->listeners();
+  auto edge = spawn_sip_edge(sys, eng, t, std::move(settings));
+  t->start(edge);
+  return sip_server{std::move(t), std::move(edge)};
+}
+
+} // namespace regcore::actors

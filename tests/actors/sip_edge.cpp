@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+// The SIP edge under CAF's deterministic test coordinator: requests go in as
+// sip_inbound messages (what the transport sends), what the edge sends goes
+// to a recording fake transport. expect() lines spell out the path of a
+// REGISTER and of a PUBLISH; advance_time() drives the NOTIFY timers.
+#define CAF_SUITE actors.sip_edge
+// Our headers before dsl.hpp: it defines the macros allow(), inject() and
+// expect(), and sip_message / rate_limiter have members called allow.
+#include "actors/engine.hpp"
+#include "actors/sip_edge.hpp"
+#include "core/pidf.hpp"
+#include "core/sip_message.hpp"
+#include "messages/sip_messages.hpp"
+#include "messages/types.hpp"
+
+#include <caf/test/dsl.hpp>
+
+using namespace regcore;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  config() { messages::register_types(*this); }
+};
+
+/// What the edge sent, in order.
+struct recording_sender : actors::sip_sender {
+  std::vector<std::pair<sip_endpoint, std::string>> sent;
+  void send(const sip_endpoint& to, std::string bytes) override {
+    sent.emplace_back(to, std::move(bytes));
+  }
+};
+
+std::string crlf(std::string x) {
+  std::string out;
+  for (auto c : x) {
+    if (c == '\n')
+      out += '\r';
+    out += c;
+  }
+  return out;
+}
+
+/// A parsed message that owns its bytes.
+struct answer {
+  std::string bytes;
+  core::result<core::sip_message> msg{core::errc::bad_request};
+  explicit answer(std::string x)
+    : bytes(std::move(x)), msg(core::parse_sip_message(bytes)) {
+    // nop
+  }
+  answer(const answer&) = delete;
+  explicit operator bool() const { return msg.has_value(); }
+  const core::sip_message* operator->() const { return &*msg; }
+};
+
+sip_endpoint udp_peer(uint16_t port) {
+  return sip_endpoint{core::transport::udp, "127.0.0.1", port, 0, 0};
+}
+
+std::string register_msg(uint16_t port, int cseq, std::string expires,
+                         std::string branch = "") {
+  if (branch.empty())
+    branch = "r" + std::to_string(cseq);
+  return crlf("REGISTER sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 10.1.1.1:" + std::to_string(port) + ";rport;branch=z9hG4bK-"
+              + branch + "\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:alice@localhost>;tag=a1\n"
+              "To: <sip:alice@localhost>\n"
+              "Call-ID: edge-reg-1\n"
+              "CSeq: " + std::to_string(cseq) + " REGISTER\n"
+              "Contact: <sip:alice@10.1.1.1:" + std::to_string(port) + ">\n"
+              "Expires: " + expires + "\n"
+              "Content-Length: 0\n\n");
+}
+
+std::string subscribe_msg(uint16_t port, int cseq, std::string expires,
+                          std::string to_tag = "") {
+  return crlf("SUBSCRIBE sip:alice@localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-s"
+              + std::to_string(cseq) + "\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:bob@localhost>;tag=b1\n"
+              "To: <sip:alice@localhost>" + (to_tag.empty() ? "" : ";tag=" + to_tag) + "\n"
+              "Call-ID: edge-sub-1\n"
+              "CSeq: " + std::to_string(cseq) + " SUBSCRIBE\n"
+              "Contact: <sip:bob@127.0.0.1:" + std::to_string(port) + ">\n"
+              "Event: presence\n"
+              "Accept: application/pidf+xml\n"
+              "Expires: " + expires + "\n"
+              "Content-Length: 0\n\n");
+}
+
+std::string publish_msg(int cseq, const std::string& body) {
+  return crlf("PUBLISH sip:alice@localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-p" + std::to_string(cseq) + "\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:alice@localhost>;tag=a9\n"
+              "To: <sip:alice@localhost>\n"
+              "Call-ID: edge-pub-1\n"
+              "CSeq: " + std::to_string(cseq) + " PUBLISH\n"
+              "Event: presence\n"
+              "Expires: 600\n"
+              "Content-Type: application/pidf+xml\n"
+              "Content-Length: " + std::to_string(body.size()) + "\n\n")
+         + body;
+}
+
+const std::string away_pidf =
+  "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+  "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
+  "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"sip:alice@localhost\">"
+  "<tuple id=\"t1\"><status><basic>open</basic></status></tuple>"
+  "<dm:person id=\"p\"><rpid:activities><rpid:away/></rpid:activities></dm:person>"
+  "<note>gone fishing</note></presence>";
+
+struct fixture : test_coordinator_fixture<config> {
+  actors::engine eng;
+  std::shared_ptr<recording_sender> out = std::make_shared<recording_sender>();
+  caf::actor edge;
+
+  explicit fixture(actors::sip_edge_settings s = make_settings()) {
+    eng = actors::spawn_engine(sys);
+    edge = actors::spawn_sip_edge(sys, eng, out, std::move(s));
+    sched.run(); // bus subscription of the edge
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(edge, caf::exit_reason::user_shutdown);
+    eng.shutdown();
+    sched.run();
+  }
+
+  static actors::sip_edge_settings make_settings() {
+    actors::sip_edge_settings s;
+    actors::bound_listener l;
+    l.addr = {core::transport::udp, "127.0.0.1", 5060};
+    l.port = 5060;
+    s.listeners.push_back(l);
+    return s;
+  }
+
+  /// The transport hands `bytes` from `from` to the edge.
+  void deliver(const std::string& bytes, sip_endpoint from) {
+    self->send(edge, sip_inbound{std::move(from), bytes});
+  }
+
+  size_t sent() const { return out->sent.size(); }
+
+  /// The n-th message the edge sent.
+  std::string at(size_t n) const {
+    if (n >= out->sent.size())
+      CAF_FAIL("the edge sent only " << out->sent.size() << " messages");
+    return out->sent[n].second;
+  }
+
+  template <class Reply, class Request>
+  caf::expected<Reply> call(Request req) {
+    caf::expected<Reply> result{caf::sec::request_timeout};
+    auto rh = self->request(eng.service, caf::infinite, std::move(req));
+    sched.run();
+    rh.receive([&](Reply& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  /// bob subscribes to alice over UDP from port 6000; returns the To tag.
+  std::string subscribe_bob() {
+    deliver(subscribe_msg(6000, 1, "600"), udp_peer(6000));
+    sched.run();
+    answer ok{at(sent() - 2)};
+    CAF_REQUIRE(ok);
+    CAF_REQUIRE_EQUAL(ok->status(), 200);
+    answer first{at(sent() - 1)};
+    CAF_REQUIRE(first);
+    CAF_REQUIRE(first->method() == core::sip_method::notify);
+    return std::string{ok->to().tag};
+  }
+};
+
+struct rate_limited_fixture : fixture {
+  rate_limited_fixture() : fixture(settings()) {
+    // nop
+  }
+  static actors::sip_edge_settings settings() {
+    auto s = make_settings();
+    s.rate_limit = core::rate_limit_settings{1, 2, 100};
+    s.retry_after = 2;
+    return s;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(sip_edge_tests, fixture)
+
+CAF_TEST(the path of a register from the wire to the user and back) {
+  deliver(register_msg(5070, 1, "600"), udp_peer(5070));
+  expect((sip_inbound), from(self).to(edge));
+  auto shard = caf::actor_cast<caf::actor>(eng.refs->shard_for("sip:alice@localhost"));
+  expect((register_request),
+         from(edge).to(shard).with(_));
+  expect((register_reply), from(shard).to(edge));
+  CAF_REQUIRE_EQUAL(sent(), 1u);
+  CAF_CHECK_EQUAL(to_string(out->sent[0].first), "udp:127.0.0.1:5070");
+  answer ok{at(0)};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  CAF_REQUIRE_EQUAL(ok->contacts().size(), 1u);
+  CAF_CHECK_EQUAL(*ok->contacts()[0].expires, 600u);
+  // RFC 3581: the Via said 10.1.1.1, the packet came from 127.0.0.1.
+  CAF_CHECK_EQUAL(std::string{ok->vias()[0].received}, "127.0.0.1");
+  CAF_CHECK(ok->vias()[0].rport_value == std::optional<uint16_t>{5070});
+  auto l = call<register_reply>(lookup_request{"sip:alice@localhost"});
+  CAF_REQUIRE(l);
+  CAF_REQUIRE_EQUAL(l->bindings.size(), 1u);
+  CAF_CHECK_EQUAL(l->bindings[0].received, "127.0.0.1:5070");
+}
+
+CAF_TEST(retransmitted requests are absorbed and answered alike) {
+  auto req = register_msg(5070, 1, "600");
+  deliver(req, udp_peer(5070));
+  deliver(req, udp_peer(5070)); // retransmitted before the answer
+  expect((sip_inbound), from(self).to(edge));
+  expect((sip_inbound), from(self).to(edge));
+  sched.run();
+  // One REGISTER reached the engine, one 200 left.
+  CAF_REQUIRE_EQUAL(sent(), 1u);
+  deliver(req, udp_peer(5070)); // retransmitted after the answer
+  expect((sip_inbound), from(self).to(edge));
+  auto shard = caf::actor_cast<caf::actor>(eng.refs->shard_for("sip:alice@localhost"));
+  disallow((register_request), from(edge).to(shard));
+  CAF_REQUIRE_EQUAL(sent(), 2u);
+  CAF_CHECK_EQUAL(at(1), at(0));
+  // A new transaction (new branch) with the same CSeq is out of order.
+  deliver(register_msg(5070, 1, "600", "other"), udp_peer(5070));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), 3u);
+  answer old{at(2)};
+  CAF_REQUIRE(old);
+  CAF_CHECK_EQUAL(old->status(), 500);
+}
+
+CAF_TEST(bad input gets a reason and changes nothing) {
+  deliver("not SIP at all\r\n\r\n", udp_peer(5070));
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), 0u); // nobody to answer
+  deliver(register_msg(5070, 1, "soon"), udp_peer(5070));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), 1u);
+  answer bad{at(0)};
+  CAF_REQUIRE(bad);
+  CAF_CHECK_EQUAL(bad->status(), 400);
+  CAF_CHECK_EQUAL(std::string{bad->reason_phrase()}, "Malformed Expires");
+  deliver(register_msg(5070, 2, "5"), udp_peer(5070));
+  sched.run();
+  answer brief{at(1)};
+  CAF_REQUIRE(brief);
+  CAF_CHECK_EQUAL(brief->status(), 423);
+  CAF_CHECK(brief->min_expires() == std::optional<uint32_t>{60});
+  auto l = call<register_reply>(lookup_request{"sip:alice@localhost"});
+  CAF_CHECK(!l || l->bindings.empty());
+  // Keep-alives are not answered over UDP.
+  deliver("\r\n\r\n", udp_peer(5070));
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), 2u);
+}
+
+CAF_TEST(the path of a publish to the watchers notify) {
+  auto tag = subscribe_bob();
+  auto before = sent();
+  // The 200 to the first NOTIFY ends its client transaction.
+  answer first{at(before - 1)};
+  auto resp = core::make_response(*first.msg, 200, "OK").take();
+  deliver(resp, udp_peer(6000));
+  sched.run();
+  deliver(publish_msg(1, away_pidf), udp_peer(5999));
+  expect((sip_inbound), from(self).to(edge));
+  auto shard = caf::actor_cast<caf::actor>(eng.refs->shard_for("sip:alice@localhost"));
+  expect((publish_request), from(edge).to(shard));
+  sched.run();
+  // The 200 with SIP-ETag to alice, a NOTIFY with the new body to bob.
+  CAF_REQUIRE_EQUAL(sent(), before + 2);
+  answer ok{at(before)};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  CAF_CHECK(!ok->sip_etag().empty());
+  answer n{at(before + 1)};
+  CAF_REQUIRE(n);
+  CAF_CHECK(n->method() == core::sip_method::notify);
+  CAF_CHECK_EQUAL(std::string{n->from().tag}, tag);
+  CAF_CHECK_EQUAL(n->cseq().number, first->cseq().number + 1);
+  CAF_CHECK_EQUAL(to_string(out->sent[before + 1].first), "udp:127.0.0.1:6000");
+  auto doc = core::parse_pidf(n->body());
+  CAF_REQUIRE(doc);
+  CAF_CHECK_EQUAL(doc->note, "gone fishing");
+}
+
+CAF_TEST(notify is retransmitted with timer e until answered) {
+  subscribe_bob();
+  auto first_at = sent() - 1;
+  auto notify = at(first_at);
+  // T1 = 500 ms, then 1 s, then 2 s.
+  advance_time(500ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), first_at + 2);
+  CAF_CHECK_EQUAL(at(first_at + 1), notify);
+  advance_time(999ms);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), first_at + 2);
+  advance_time(1ms);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), first_at + 3);
+  // Answered: no more copies.
+  answer n{notify};
+  deliver(core::make_response(*n.msg, 200, "OK").take(), udp_peer(6000));
+  sched.run();
+  advance_time(10s);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), first_at + 3);
+  auto subs = call<watcher_list>(get_watchers_request{"sip:alice@localhost"});
+  CAF_REQUIRE(subs);
+  CAF_CHECK_EQUAL(subs->watchers.size(), 1u);
+}
+
+CAF_TEST(a notify without answer ends the subscription after timer f) {
+  subscribe_bob();
+  auto n0 = sent();
+  // 0.5 + 1 + 2 + 4 * 7 = 31.5 s of retransmissions, then Timer F at 32 s.
+  for (int i = 0; i < 64; ++i) {
+    advance_time(500ms);
+    sched.run();
+  }
+  // Retransmissions at 0.5, 1.5, 3.5, 7.5, 11.5, ..., 31.5 s: 10 copies.
+  CAF_CHECK_EQUAL(sent() - n0, 10u);
+  auto subs = call<watcher_list>(get_watchers_request{"sip:alice@localhost"});
+  CAF_REQUIRE(subs);
+  CAF_CHECK_EQUAL(subs->watchers.size(), 0u);
+  // The dialog is gone: an in-dialog refresh gets 481.
+  auto after = sent();
+  deliver(subscribe_msg(6000, 2, "600", "x"), udp_peer(6000));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), after + 1);
+  answer gone{at(after)};
+  CAF_REQUIRE(gone);
+  CAF_CHECK_EQUAL(gone->status(), 481);
+}
+
+CAF_TEST(a 481 to a notify ends the subscription) {
+  auto tag = subscribe_bob();
+  answer n{at(sent() - 1)};
+  deliver(core::make_response(*n.msg, 481, "Call/Transaction Does Not Exist").take(),
+         udp_peer(6000));
+  sched.run();
+  auto subs = call<watcher_list>(get_watchers_request{"sip:alice@localhost"});
+  CAF_REQUIRE(subs);
+  CAF_CHECK_EQUAL(subs->watchers.size(), 0u);
+  // No retransmission of the failed NOTIFY, no final NOTIFY to the peer.
+  auto after = sent();
+  advance_time(5s);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), after);
+  deliver(subscribe_msg(6000, 2, "600", tag), udp_peer(6000));
+  sched.run();
+  answer gone{at(after)};
+  CAF_REQUIRE(gone);
+  CAF_CHECK_EQUAL(gone->status(), 481);
+}
+
+CAF_TEST(options and other methods) {
+  deliver(crlf("OPTIONS sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-o\n"
+              "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+              "Call-ID: o1\nCSeq: 1 OPTIONS\nMax-Forwards: 70\nContent-Length: 0\n\n"),
+         udp_peer(1));
+  deliver(crlf("MESSAGE sip:localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-m\n"
+              "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+              "Call-ID: m1\nCSeq: 1 MESSAGE\nMax-Forwards: 70\nContent-Length: 0\n\n"),
+         udp_peer(1));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), 2u);
+  answer o{at(0)};
+  CAF_REQUIRE(o);
+  CAF_CHECK_EQUAL(o->status(), 200);
+  CAF_CHECK_EQUAL((o->allow)().size(), 4u);
+  CAF_CHECK_EQUAL(o->accept().size(), 1u);
+  CAF_CHECK_EQUAL(o->supported().size(), 1u);
+  answer m{at(1)};
+  CAF_REQUIRE(m);
+  CAF_CHECK_EQUAL(m->status(), 405);
+  CAF_CHECK_EQUAL((m->allow)().size(), 4u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(sip_edge_rate_tests, rate_limited_fixture)
+
+CAF_TEST(a source over its rate gets 503 with retry after) {
+  for (int i = 1; i <= 3; ++i)
+    deliver(register_msg(5070, i, "600"), udp_peer(5070));
+  deliver(register_msg(5071, 10, "600", "other-source"), sip_endpoint{
+    core::transport::udp, "127.0.0.2", 5071, 0, 0});
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), 4u);
+  int ok = 0;
+  int limited = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    answer a{at(i)};
+    CAF_REQUIRE(a);
+    if (a->status() == 200) {
+      ++ok;
+    } else {
+      ++limited;
+      CAF_CHECK_EQUAL(a->status(), 503);
+      CAF_CHECK(a->header("Retry-After") == std::optional<std::string_view>{"2"});
+      CAF_CHECK_EQUAL(out->sent[i].first.ip, "127.0.0.1");
+    }
+  }
+  CAF_CHECK_EQUAL(ok, 3);
+  CAF_CHECK_EQUAL(limited, 1);
+  // A second later the source has a token again.
+  advance_time(1s);
+  deliver(register_msg(5070, 11, "600"), udp_peer(5070));
+  sched.run();
+  answer again{at(4)};
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(again->status(), 200);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
