@@ -32,6 +32,7 @@ constexpr errc_row rows[] = {
   {"not_acceptable", 406, "Not Acceptable"},
   {"bad_event", 489, "Bad Event"},
   {"conditional_request_failed", 412, "Conditional Request Failed"},
+  {"version_not_supported", 505, "Version Not Supported"},
   {"invalid_state", 500, "Server Internal Error"},
 };
 static_assert(sizeof(rows) / sizeof(rows[0]) == errc_count,

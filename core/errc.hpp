@@ -30,6 +30,7 @@ enum class errc : uint8_t {
   not_acceptable,             ///< 406: Accept excludes what we can send.
   bad_event,                  ///< 489: Event package not supported.
   conditional_request_failed, ///< 412: unknown SIP-If-Match entity tag.
+  version_not_supported,      ///< 505: a SIP version other than SIP/2.0.
   invalid_state,              ///< 500: operation not allowed in this state.
 };
 

@@ -342,7 +342,9 @@ why parse_name_addr(std::string_view e, name_addr_view& out, OnParam&& on_param)
     auto semi = e.find(';');
     out.uri = trim_ws(e.substr(0, semi));
     after = semi == std::string_view::npos ? std::string_view{} : e.substr(semi);
-    if (out.uri.find('>') != std::string_view::npos)
+    // §20.10: a URI with a comma, '?' or ';' must be in angle brackets
+    // (RFC 4475 §3.1.2.13: headers in a bare addr-spec are a 400).
+    if (out.uri.find_first_of(">?,") != std::string_view::npos)
       return why::syntax;
   }
   if (!valid_uri(out.uri))
@@ -720,6 +722,9 @@ private:
   static sip_parse_step bad(const char* what, why w) {
     return sip_parse_step{errc::bad_request, what, why_text(w), ""};
   }
+  static sip_parse_step bad_version() {
+    return sip_parse_step{errc::version_not_supported, "Version Not Supported", "", ""};
+  }
   static sip_parse_step too_large(const char* a, const char* b = "", const char* c = "") {
     return sip_parse_step{errc::message_too_large, a, b, c};
   }
@@ -790,7 +795,7 @@ sip_parse_step sip_parser::start_line(std::string_view line) {
   if (!iequals(version, "SIP/2.0")) {
     if (version.size() >= 4 && iequals(version.substr(0, 4), "SIP/")
         && version.find(' ') == std::string_view::npos)
-      return bad("Unsupported SIP version");
+      return bad_version(); // RFC 3261 §21.5.7
     return bad("Malformed request line");
   }
   m_.method_token_ = method;

@@ -26,8 +26,8 @@
 //   Accept, Allow, unknown headers), and for User-Agent/Server/Subject;
 // - Expires / expires= / Subscription-State delta-seconds beyond 2^32-1
 //   saturate instead of failing;
-// - an unsupported SIP version is a 400 "Unsupported SIP version" (core's
-//   errc has no 505 yet; the SIP edge may map the reason to 505).
+// - a request with a SIP version other than SIP/2.0 is a 505 "Version Not
+//   Supported" (RFC 3261 §21.5.7); a response with one is a 400.
 
 #include <cstddef>
 #include <cstdint>

@@ -82,6 +82,14 @@ constexpr bool is_header_char(char c) noexcept {
 /// %HH escapes). Returns false on a bad character or escape.
 template <class Pred>
 bool unescape(std::string_view x, Pred allowed, std::string& out) {
+  // Fast path: nothing escaped, every character allowed -> one copy.
+  size_t plain = 0;
+  while (plain < x.size() && x[plain] != '%' && allowed(x[plain]))
+    ++plain;
+  if (plain == x.size()) {
+    out.assign(x.data(), x.size());
+    return true;
+  }
   out.clear();
   out.reserve(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
@@ -415,26 +423,42 @@ std::string_view aor_domain(std::string_view aor) noexcept {
   return at == std::string_view::npos ? std::string_view{} : aor.substr(at + 1);
 }
 
+std::string_view aor_user(std::string_view aor) noexcept {
+  auto colon = aor.find(':');
+  auto at = aor.rfind('@');
+  if (colon == std::string_view::npos || at == std::string_view::npos || at < colon)
+    return {};
+  return aor.substr(colon + 1, at - colon - 1);
+}
+
 std::string binding_key(std::string_view contact_uri) {
   auto uri = parse_sip_uri(uri_of_name_addr(contact_uri));
   if (!uri)
     return std::string{contact_uri};
-  std::string key = uri->scheme();
+  return binding_key(*uri);
+}
+
+std::string binding_key(const sip_uri& uri) {
+  std::string key;
+  key.reserve(uri.user.size() + uri.host.size() + 16);
+  key += uri.scheme();
   key += ':';
-  key += uri->user;
+  key += uri.user;
   key += '@';
-  key += to_lower(uri->host);
-  if (uri->port) {
+  for (char c : uri.host)
+    key += ascii_lower(c);
+  if (uri.port) {
     key += ':';
-    key += std::to_string(*uri->port);
+    key += std::to_string(*uri.port);
   }
   for (auto name : significant_params) {
-    if (auto p = uri->param(name)) {
+    if (auto p = uri.param(name)) {
       key += ';';
       key += name;
       if (p->has_value) {
         key += '=';
-        key += to_lower(p->value);
+        for (char c : p->value)
+          key += ascii_lower(c);
       }
     }
   }

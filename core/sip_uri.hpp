@@ -74,11 +74,20 @@ result<std::string> canonical_aor(std::string_view text);
 /// The domain (host[:port]) of a canonical AOR key; empty when it has none.
 std::string_view aor_domain(std::string_view aor) noexcept;
 
+/// The user part of a canonical AOR key ("alice" of "sip:alice@example.com");
+/// empty when it has none.
+std::string_view aor_user(std::string_view aor) noexcept;
+
 /// A key under which equal contact URIs (per uri_equal, for the parameters
 /// a Contact carries) compare equal as strings: scheme, user, lower-case
 /// host, port, and the transport/user/maddr/ttl/method parameters in a
 /// fixed order with lower-case values. A URI that does not parse is its own
 /// key (the raw text).
 std::string binding_key(std::string_view contact_uri);
+
+/// binding_key() of an already parsed URI: the same key as
+/// binding_key(text) for any `text` that parse_sip_uri() turns into `uri`
+/// (saves parsing twice where the caller validated the URI already).
+std::string binding_key(const sip_uri& uri);
 
 } // namespace regcore::core

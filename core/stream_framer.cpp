@@ -68,6 +68,9 @@ void stream_framer::feed(std::string_view bytes) {
 
 result<std::optional<stream_item>> stream_framer::fail(error e) {
   broken_ = e;
+  // Keep the start of the message that broke the framing, to answer it.
+  auto rest = std::string_view{buf_}.substr(pos_);
+  failed_.assign(rest.substr(0, limits_.max_header_section));
   buf_.clear();
   pos_ = 0;
   return e;

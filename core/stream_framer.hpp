@@ -74,6 +74,12 @@ public:
   /// Bytes received but not yet returned.
   size_t buffered() const noexcept { return buf_.size() - pos_; }
 
+  /// The bytes received but not yet returned (after an error: the start of
+  /// the message that broke the framer, to answer it with its 400 / 513).
+  std::string_view pending() const noexcept {
+    return broken_ ? std::string_view{failed_} : std::string_view{buf_}.substr(pos_);
+  }
+
 private:
   result<std::optional<stream_item>> fail(error e);
 
@@ -84,6 +90,7 @@ private:
   size_t header_end_ = 0; // > 0: header section length of the current message
   size_t body_len_ = 0;
   std::optional<error> broken_;
+  std::string failed_; // head of the message that broke the framer
 };
 
 } // namespace regcore::core

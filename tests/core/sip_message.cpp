@@ -81,7 +81,7 @@ const bad_case bad_fixtures[] = {
   {"bad_content_length_duplicate.sip", 400, "Bad Content-Length"},
   {"bad_request_line.sip", 400, "Malformed request line"},
   {"bad_request_line_no_uri.sip", 400, "Malformed"},
-  {"bad_sip_version.sip", 400, "Unsupported SIP version"},
+  {"bad_sip_version.sip", 505, "Version Not Supported"},
   {"bad_status_line.sip", 400, "Malformed status line"},
   {"bad_garbage.sip", 400, "Invalid control character"},
   {"bad_nul_byte.sip", 400, "Invalid control character"},

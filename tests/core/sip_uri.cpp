@@ -140,6 +140,9 @@ CAF_TEST(canonical aors) {
   CAF_CHECK_EQUAL(aor("tel:+15551234"), "ERR:unsupported_uri_scheme");
   CAF_CHECK_EQUAL(std::string{aor_domain("sip:bob@example.org")}, "example.org");
   CAF_CHECK_EQUAL(std::string{aor_domain("nodomain")}, "");
+  CAF_CHECK_EQUAL(std::string{aor_user("sip:bob@example.org")}, "bob");
+  CAF_CHECK_EQUAL(std::string{aor_user("sips:a.b@[::1]:5061")}, "a.b");
+  CAF_CHECK_EQUAL(std::string{aor_user("nodomain")}, "");
 }
 
 CAF_TEST(binding keys agree with uri equality) {

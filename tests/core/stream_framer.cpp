@@ -216,6 +216,8 @@ CAF_TEST(errors break the framer for good) {
   CAF_CHECK_EQUAL(std::string{r.err().phrase()}, "Missing Content-Length");
   CAF_CHECK(f.broken());
   CAF_CHECK_EQUAL(std::string{f.failure().phrase()}, "Missing Content-Length");
+  // The start of the message that broke it stays readable (to answer it).
+  CAF_CHECK_EQUAL(std::string{f.pending()}, "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n");
   f.feed("\r\n\r\n");
   auto again = f.next();
   CAF_CHECK(!again);
