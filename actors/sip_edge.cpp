@@ -14,6 +14,8 @@
 
 #include <caf/all.hpp>
 
+#include <spdlog/spdlog.h>
+
 namespace regcore::actors {
 
 namespace {
@@ -67,6 +69,8 @@ struct edge_counters {
   uint64_t malformed = 0;
   uint64_t dropped = 0;
   uint64_t rate_limited = 0;
+  uint64_t auth_challenges = 0;
+  uint64_t auth_failures = 0;
   uint64_t notifies_sent = 0;
   uint64_t notify_retransmissions = 0;
   uint64_t notify_failures = 0;
@@ -80,6 +84,8 @@ struct edge_state {
   sip_edge_settings settings;
   core::server_transactions txns;
   std::optional<core::rate_limiter> limiter;
+  /// Digest authentication (nonce-count replay table inside).
+  std::optional<core::digest_authenticator> auth;
   /// Subscription id -> dialog.
   std::unordered_map<std::string, sip_dialog> dialogs;
   /// Call-ID + local tag -> subscription id (in-dialog SUBSCRIBEs).
@@ -207,6 +213,8 @@ void answer_error(edge_actor* self, const request_ctx& ctx, const caf::error& er
                    ours ? e.phrase() : std::string_view{"Server Internal Error"});
   if (ours && e.code == core::errc::interval_too_brief)
     b.header(core::header_id::min_expires, e.value);
+  if (status == 415) // RFC 3261 §21.4.13: say what we accept
+    b.header(core::header_id::accept, "application/pidf+xml");
   send_response(self, ctx, b);
 }
 
@@ -363,8 +371,11 @@ void drop_dialog(edge_state& st, const std::string& id) {
 void notify_failed(edge_actor* self, const std::string& id) {
   auto& st = self->state;
   ++st.counters.notify_failures;
-  if (!st.settings.end_subscription_on_failure)
+  if (!st.settings.end_subscription_on_failure) {
+    spdlog::info("sip: NOTIFY of subscription {} failed; keeping it (configured)", id);
     return;
+  }
+  spdlog::info("sip: NOTIFY of subscription {} failed (481, 408 or timeout): ending it", id);
   drop_dialog(st, id);
   self->request(st.subscriptions, std::chrono::seconds{10}, unsubscribe_request{id})
     .then([](caf::ok_atom) {
@@ -539,6 +550,121 @@ void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_messag
       [=](caf::error& err) { answer_error(self, ctx, err); });
 }
 
+/// RFC 3261 §8.2.1 - §8.2.3, in that order: a method we serve (405 for a
+/// known one we do not, 501 for an unknown one, 481 for a CANCEL: there is
+/// nothing to cancel), a sip:/sips: Request-URI (416), no Require we lack
+/// (420 with Unsupported), no body we do not understand (415 with Accept).
+/// Answers and returns false otherwise.
+bool acceptable(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
+  switch (req.method()) {
+    case core::sip_method::register_:
+    case core::sip_method::options:
+    case core::sip_method::subscribe:
+    case core::sip_method::publish:
+      break;
+    case core::sip_method::cancel:
+      reply(self, ctx, req, 481, "Call/Transaction Does Not Exist");
+      return false;
+    case core::sip_method::other: {
+      auto b = respond(self, ctx, req, 501, "Not Implemented");
+      b.header(core::header_id::allow, allow_value);
+      send_response(self, ctx, b);
+      return false;
+    }
+    default: {
+      auto b = respond(self, ctx, req, 405, "Method Not Allowed");
+      b.header(core::header_id::allow, allow_value);
+      send_response(self, ctx, b);
+      return false;
+    }
+  }
+  auto ruri = req.request_uri();
+  auto scheme = ruri.substr(0, ruri.find(':'));
+  if (!core::iequals(scheme, "sip") && !core::iequals(scheme, "sips")) {
+    reply(self, ctx, req, 416, "Unsupported URI Scheme");
+    return false;
+  }
+  std::string unsupported;
+  for (auto tag : req.require()) {
+    if (core::iequals(tag, "path")) // RFC 3327: we store and echo Path
+      continue;
+    if (!unsupported.empty())
+      unsupported += ", ";
+    unsupported.append(tag);
+  }
+  if (!unsupported.empty()) {
+    auto b = respond(self, ctx, req, 420, "Bad Extension");
+    b.header("Unsupported", unsupported);
+    send_response(self, ctx, b);
+    return false;
+  }
+  if (!req.body().empty() && req.method() != core::sip_method::publish) {
+    auto b = respond(self, ctx, req, 415, "Unsupported Media Type");
+    b.header(core::header_id::accept, "application/pidf+xml");
+    send_response(self, ctx, b);
+    return false;
+  }
+  return true;
+}
+
+/// RFC 3261 §22.4: a request of REGISTER, SUBSCRIBE or PUBLISH carries
+/// valid digest credentials for a user who may act for the AOR it names
+/// (REGISTER: To; PUBLISH: Request-URI; SUBSCRIBE: From, the watcher).
+/// Otherwise answers 401 with a challenge (stale=true when only the nonce
+/// is old), 403 or 400, and returns false.
+bool authorized(edge_actor* self, const request_ctx& ctx, const core::sip_message& req,
+                caf::actor_clock::time_point now) {
+  auto& st = self->state;
+  if (!st.auth)
+    return true;
+  std::string_view acting_for;
+  switch (req.method()) {
+    case core::sip_method::register_:
+      acting_for = req.to().uri;
+      break;
+    case core::sip_method::publish:
+      acting_for = req.request_uri();
+      break;
+    case core::sip_method::subscribe:
+      acting_for = req.from().uri;
+      break;
+    default:
+      return true; // OPTIONS needs no credentials
+  }
+  auto challenge = [&](bool stale, std::string_view reason) {
+    ++st.counters.auth_challenges;
+    auto b = respond(self, ctx, req, 401, reason);
+    for (auto& c : st.auth->challenge(now, stale))
+      b.header(core::header_id::www_authenticate, c);
+    send_response(self, ctx, b);
+    return false;
+  };
+  auto credentials = req.authorization();
+  if (credentials.empty())
+    return challenge(false, "Unauthorized");
+  auto outcome = st.auth->verify(req.cseq().method_token, credentials,
+                                 *st.settings.auth->credentials, now, req.request_uri());
+  if (outcome.status == core::digest_status::stale_nonce)
+    return challenge(true, "Unauthorized (stale nonce)");
+  if (!outcome.ok()) {
+    ++st.counters.auth_failures;
+    spdlog::info("sip: authentication failed for {} from {}: {}", acting_for,
+                 to_string(ctx.from), outcome.reason);
+    auto status = core::sip_status(outcome.status);
+    if (status == 401)
+      return challenge(false, "Unauthorized");
+    reply(self, ctx, req, status, status == 403 ? "Forbidden" : "Bad Authorization");
+    return false;
+  }
+  auto aor = core::canonical_aor(acting_for);
+  if (!aor || core::aor_user(*aor) != outcome.username) {
+    ++st.counters.auth_failures;
+    reply(self, ctx, req, 403, "Forbidden (not your address of record)");
+    return false;
+  }
+  return true;
+}
+
 void on_inbound(edge_actor* self, sip_inbound& in) {
   auto& st = self->state;
   if (core::is_crlf_keepalive(in.bytes))
@@ -550,6 +676,8 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
                                         st.settings.limits);
   if (!parsed) {
     ++st.counters.malformed;
+    spdlog::debug("sip: malformed message from {}: {}", to_string(ctx.from),
+                  parsed.err().phrase());
     // 400 (or 513) with the reason when the transaction can be identified;
     // otherwise there is nobody to answer (RFC 3261 §21.4.1).
     auto answer = core::make_error_response(*ctx.raw, parsed.err(), st.settings.limits);
@@ -567,6 +695,8 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
   if (req.method() == core::sip_method::ack)
     return; // never answered
   ++st.counters.requests;
+  spdlog::debug("sip: {} {} from {}", core::to_string(req.method()), req.request_uri(),
+                to_string(ctx.from));
   auto now = self->clock().now();
   if (ctx.from.proto == core::transport::udp) {
     ctx.txn = core::server_transaction_key(req);
@@ -586,6 +716,8 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
     send_response(self, ctx, b);
     return;
   }
+  if (!acceptable(self, ctx, req) || !authorized(self, ctx, req, now))
+    return;
   switch (req.method()) {
     case core::sip_method::register_:
       on_register(self, ctx, req);
@@ -605,11 +737,8 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
     case core::sip_method::publish:
       on_publish(self, ctx, req);
       return;
-    default: {
-      auto b = respond(self, ctx, req, 405, "Method Not Allowed");
-      b.header(core::header_id::allow, allow_value);
-      send_response(self, ctx, b);
-    }
+    default:
+      return; // answered by acceptable()
   }
 }
 
@@ -624,6 +753,18 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
   st.txns = core::server_transactions{st.settings.transaction_keep};
   if (st.settings.rate_limit)
     st.limiter.emplace(*st.settings.rate_limit);
+  if (st.settings.auth) {
+    // Settings are checked by whoever built them (daemon_config); a bad
+    // one here is a programming error: the edge then refuses to run.
+    auto a = core::digest_authenticator::make(st.settings.auth->digest);
+    if (!a || !st.settings.auth->credentials) {
+      spdlog::error("sip: bad digest settings: {}",
+                    a ? std::string{"no credentials"} : std::string{a.err().phrase()});
+      self->quit(caf::make_error(caf::sec::invalid_argument, "bad digest settings"));
+      return {};
+    }
+    st.auth.emplace(std::move(*a));
+  }
   // NotifyRequired events become NOTIFYs for the dialogs of this edge.
   self->send(st.refs->bus, bus_subscribe{caf::actor_cast<caf::actor>(self),
                                          event_bit(event_kind::notify_required)});
@@ -645,6 +786,20 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
         if (m.match_elements<notify_required_event>())
           on_notify_required(self, m.get_as<notify_required_event>(0));
       self->send(self->state.refs->bus, event_ack{});
+    },
+    [=](terminate_atom) {
+      // Shutdown: tell every watcher its subscription ends, so it
+      // re-subscribes (RFC 6665 §4.2.2 "deactivated") instead of waiting
+      // for NOTIFYs that will not come. Sent once, not retransmitted.
+      auto& st2 = self->state;
+      auto n = st2.dialogs.size();
+      for (auto& [id, d] : st2.dialogs)
+        send_notify(self, id, d, core::subscription_state::terminated,
+                    core::termination_reason::deactivated, 0, {});
+      st2.pending.clear();
+      st2.dialogs.clear();
+      st2.by_dialog.clear();
+      return static_cast<uint64_t>(n);
     },
     [=](caf::get_atom, stats_atom) {
       auto& c = self->state.counters;
@@ -690,7 +845,9 @@ caf::expected<sip_server> start_sip_server(caf::actor_system& sys, const engine&
                                            const std::vector<listen_address>& where,
                                            sip_edge_settings settings,
                                            transport_limits limits) {
+  // TCP takes what UDP takes: one limit for the whole message.
   limits.stream.max_body = settings.limits.max_message_size;
+  limits.stream.max_header_section = settings.limits.max_message_size;
   auto t = std::make_shared<sip_transport>(limits);
   for (auto& w : where) {
     bound_listener l;

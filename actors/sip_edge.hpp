@@ -25,6 +25,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/sip_transport.hpp"
+#include "core/digest.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/sip_message.hpp"
 #include "core/sip_transaction.hpp"
@@ -34,6 +35,14 @@
 #include <caf/expected.hpp>
 
 namespace regcore::actors {
+
+/// Digest authentication of the edge (RFC 3261 §22.4, RFC 8760).
+struct sip_auth_settings {
+  /// Realm, nonce secret and lifetime, algorithms offered.
+  core::digest_settings digest;
+  /// HA1 values by user, realm and algorithm (never passwords).
+  std::shared_ptr<const core::credential_store> credentials;
+};
 
 /// Everything the edge needs to know.
 struct sip_edge_settings {
@@ -57,6 +66,10 @@ struct sip_edge_settings {
   std::optional<core::rate_limit_settings> rate_limit;
   /// Retry-After of the 503 sent when the rate limit refuses a request.
   uint32_t retry_after = 1;
+  /// Digest authentication of REGISTER, PUBLISH and SUBSCRIBE; none = off.
+  /// An authenticated user may only register or publish for its own AOR
+  /// (and subscribe as itself): the user part must be the digest username.
+  std::optional<sip_auth_settings> auth;
 };
 
 /// Spawns the edge. It subscribes to the engine's NotifyRequired events and

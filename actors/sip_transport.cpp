@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "actors/sip_transport.hpp"
 
+#include "core/sip_message.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -336,7 +338,16 @@ void sip_transport::run() {
       while (true) {
         auto item = c.framer.next();
         if (!item) {
+          // The stream lost its framing (no or bad Content-Length, over the
+          // limits): answer the message with its 400 / 513 when it names a
+          // transaction, then close (RFC 3261 §18.3).
           ++stats_.framing_errors;
+          auto answer = core::make_error_response(c.framer.pending(), item.err());
+          if (!answer.empty()) {
+            c.out += answer;
+            flush_conn(c);
+            ::shutdown(c.fd, SHUT_WR);
+          }
           close_conn(id);
           return;
         }

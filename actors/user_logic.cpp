@@ -2,6 +2,7 @@
 #include "actors/user_logic.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "core/hash.hpp"
 #include "core/pidf.hpp"
@@ -238,7 +239,10 @@ core::result<publish_reply> user_logic::on_publish(const publish_request& req,
   publication pub;
   pub.etag = new_etag();
   pub.device = std::move(device);
-  pub.device.device_id = pub.etag;
+  // The PIDF tuple id of this publication: stable across modifications
+  // (watchers see one device change, not a new one) and a valid xs:ID
+  // (RFC 3863: it must not start with a digit).
+  pub.device.device_id = i != pubs.end() ? i->device.device_id : "t" + pub.etag;
   pub.expires_at = now + std::chrono::seconds{*expires};
   pub.device.expires_at = pub.expires_at;
   auto etag = pub.etag;
@@ -560,9 +564,16 @@ std::optional<core::time_point> user_logic::next_deadline() const {
 }
 
 std::string user_logic::new_etag() {
-  // Unique per user and publication; the hash keeps it opaque.
+  // Unique per user and publication; the hash keeps it opaque. The salt,
+  // drawn once per process, keeps a restarted server from handing out the
+  // entity tags of before, which a client's stale SIP-If-Match would then
+  // match (RFC 3903 §6 wants 412 for it).
+  static const uint64_t salt = [] {
+    std::random_device rd;
+    return (uint64_t{rd()} << 32) ^ rd();
+  }();
   auto& counter = part().etag_counter;
-  auto h = core::stable_hash(aor_) ^ (++counter * 0x9E3779B97F4A7C15ull);
+  auto h = core::stable_hash(aor_) ^ salt ^ (++counter * 0x9E3779B97F4A7C15ull);
   static constexpr char digits[] = "0123456789abcdef";
   std::string result(16, '0');
   for (int i = 15; i >= 0; --i, h >>= 4)

@@ -53,4 +53,8 @@ REGCORE_INSPECT(sip_connection_closed, x.connection)
 /// the retransmission this wake-up belongs to.
 using retransmit_atom = caf::atom_constant<caf::atom("retransmit")>;
 
+/// Daemon -> SIP edge at shutdown: send a final NOTIFY (terminated;
+/// reason=deactivated, RFC 6665 §4.2.2) in every dialog, then reply ok.
+using terminate_atom = caf::atom_constant<caf::atom("terminate")>;
+
 } // namespace regcore

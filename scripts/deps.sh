@@ -10,7 +10,7 @@ what=${1:-all}
 
 build_pkgs=(make cmake g++ pkg-config libcaf-dev libtinyxml2-dev nlohmann-json3-dev
             libspdlog-dev libfmt-dev libbenchmark-dev libcli11-dev)
-test_pkgs=(libosip2-dev sip-tester)
+test_pkgs=(libosip2-dev sip-tester baresip-core)
 
 case "$what" in
   build) want=("${build_pkgs[@]}") ;;

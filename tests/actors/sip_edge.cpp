@@ -6,6 +6,8 @@
 #define CAF_SUITE actors.sip_edge
 // Our headers before dsl.hpp: it defines the macros allow(), inject() and
 // expect(), and sip_message / rate_limiter have members called allow.
+#include <cctype>
+
 #include "actors/engine.hpp"
 #include "actors/sip_edge.hpp"
 #include "core/pidf.hpp"
@@ -93,7 +95,7 @@ std::string subscribe_msg(uint16_t port, int cseq, std::string expires,
               "Content-Length: 0\n\n");
 }
 
-std::string publish_msg(int cseq, const std::string& body) {
+std::string publish_msg(int cseq, const std::string& body, std::string etag = "") {
   return crlf("PUBLISH sip:alice@localhost SIP/2.0\n"
               "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-p" + std::to_string(cseq) + "\n"
               "Max-Forwards: 70\n"
@@ -102,6 +104,7 @@ std::string publish_msg(int cseq, const std::string& body) {
               "Call-ID: edge-pub-1\n"
               "CSeq: " + std::to_string(cseq) + " PUBLISH\n"
               "Event: presence\n"
+              + (etag.empty() ? "" : "SIP-If-Match: " + etag + "\n") +
               "Expires: 600\n"
               "Content-Type: application/pidf+xml\n"
               "Content-Length: " + std::to_string(body.size()) + "\n\n")
@@ -192,7 +195,166 @@ struct rate_limited_fixture : fixture {
   }
 };
 
+/// alice (password "secret") may register; realm localhost.
+struct auth_fixture : fixture {
+  auth_fixture() : fixture(settings()) {
+    // nop
+  }
+  static actors::sip_edge_settings settings() {
+    auto s = make_settings();
+    actors::sip_auth_settings a;
+    a.digest.realm = "localhost";
+    a.digest.secret = "a test secret of at least 16 bytes";
+    auto store = std::make_shared<core::credential_store>();
+    for (auto alg : {core::digest_algorithm::sha256, core::digest_algorithm::md5})
+      if (!store->add("alice", "localhost", alg,
+                      core::digest_ha1(alg, "alice", "localhost", "secret")))
+        CAF_FAIL("cannot add a credential");
+    a.credentials = store;
+    s.auth = a;
+    return s;
+  }
+};
+
+/// The WWW-Authenticate values of a response, in order.
+std::vector<std::string> challenges(const std::string& bytes) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  const std::string name = "\r\nWWW-Authenticate: ";
+  while ((pos = bytes.find(name, pos)) != std::string::npos) {
+    pos += name.size();
+    out.push_back(bytes.substr(pos, bytes.find("\r\n", pos) - pos));
+  }
+  return out;
+}
+
+/// The Authorization value answering `challenge` (qop=auth).
+std::string credentials_for(const std::string& challenge, std::string user,
+                            std::string password, std::string nc = "00000001") {
+  auto params = core::parse_digest_params(challenge);
+  if (!params)
+    return "unparsable challenge";
+  std::string nonce, opaque, realm, algorithm;
+  for (auto& p : *params) {
+    if (p.name == "nonce")
+      nonce = p.value;
+    else if (p.name == "opaque")
+      opaque = p.value;
+    else if (p.name == "realm")
+      realm = p.value;
+    else if (p.name == "algorithm")
+      algorithm = p.value;
+  }
+  auto alg = core::parse_digest_algorithm(algorithm).value_or(core::digest_algorithm::md5);
+  auto ha1 = core::digest_ha1(alg, user, realm, password);
+  std::string uri = "sip:localhost";
+  auto response = core::digest_response(alg, ha1, nonce, nc, "c0ffee", "auth", "REGISTER",
+                                        uri);
+  return "Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" + nonce
+         + "\", uri=\"" + uri + "\", response=\"" + response + "\", algorithm=" + algorithm
+         + ", qop=auth, nc=" + nc + ", cnonce=\"c0ffee\", opaque=\"" + opaque + "\"";
+}
+
+/// register_msg with an Authorization header and another AOR if given.
+std::string authed_register(int cseq, const std::string& authorization,
+                            std::string aor = "sip:alice@localhost") {
+  auto m = register_msg(5070, cseq, "600", "a" + std::to_string(cseq));
+  auto to = m.find("To: <sip:alice@localhost>");
+  m.replace(to, 25, "To: <" + aor + ">");
+  auto at = m.find("Content-Length:");
+  return m.insert(at, "Authorization: " + authorization + "\r\n");
+}
+
 } // namespace
+
+CAF_TEST_FIXTURE_SCOPE(sip_edge_auth_tests, auth_fixture)
+
+CAF_TEST(digest challenge and response) {
+  deliver(register_msg(5070, 1, "600"), udp_peer(5070));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), 1u);
+  answer c{at(0)};
+  CAF_REQUIRE(c);
+  CAF_CHECK_EQUAL(c->status(), 401);
+  auto ch = challenges(at(0));
+  CAF_REQUIRE_EQUAL(ch.size(), 2u);
+  // RFC 8760 §2.4: the preferred algorithm first.
+  CAF_CHECK(ch[0].find("algorithm=SHA-256") != std::string::npos);
+  CAF_CHECK(ch[1].find("algorithm=MD5") != std::string::npos);
+  CAF_CHECK(ch[0].find("qop=\"auth\"") != std::string::npos);
+  // Nothing was registered.
+  auto none = call<register_reply>(lookup_request{"sip:alice@localhost"});
+  CAF_CHECK(!none || none->bindings.empty());
+  // Right password (either algorithm): 200.
+  deliver(authed_register(2, credentials_for(ch[0], "alice", "secret")), udp_peer(5070));
+  sched.run();
+  answer ok{at(1)};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+  deliver(authed_register(3, credentials_for(ch[1], "alice", "secret")), udp_peer(5070));
+  sched.run();
+  answer ok_md5{at(2)};
+  CAF_REQUIRE(ok_md5);
+  CAF_CHECK_EQUAL(ok_md5->status(), 200);
+  // The same nonce and nc again: a replay, challenged again.
+  deliver(authed_register(4, credentials_for(ch[0], "alice", "secret")), udp_peer(5070));
+  sched.run();
+  answer replay{at(3)};
+  CAF_REQUIRE(replay);
+  CAF_CHECK_EQUAL(replay->status(), 401);
+  // Wrong password: 403, no binding change.
+  deliver(authed_register(5, credentials_for(ch[0], "alice", "guess", "00000009")),
+          udp_peer(5070));
+  sched.run();
+  answer wrong{at(4)};
+  CAF_REQUIRE(wrong);
+  CAF_CHECK_EQUAL(wrong->status(), 403);
+  // Valid credentials, but for someone else's AOR: 403.
+  deliver(authed_register(6, credentials_for(ch[0], "alice", "secret", "0000000a"),
+                          "sip:bob@localhost"),
+          udp_peer(5070));
+  sched.run();
+  answer other{at(5)};
+  CAF_REQUIRE(other);
+  CAF_CHECK_EQUAL(other->status(), 403);
+  CAF_CHECK_EQUAL(std::string{other->reason_phrase()},
+                  "Forbidden (not your address of record)");
+  auto bob = call<register_reply>(lookup_request{"sip:bob@localhost"});
+  CAF_CHECK(!bob || bob->bindings.empty());
+  // OPTIONS needs no credentials.
+  deliver(crlf("OPTIONS sip:localhost SIP/2.0\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-ao\n"
+               "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+               "Call-ID: ao\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n"),
+          udp_peer(1));
+  sched.run();
+  answer o{at(6)};
+  CAF_REQUIRE(o);
+  CAF_CHECK_EQUAL(o->status(), 200);
+}
+
+CAF_TEST(an old nonce is stale and the retry succeeds) {
+  deliver(register_msg(5070, 1, "600"), udp_peer(5070));
+  sched.run();
+  auto ch = challenges(at(0));
+  CAF_REQUIRE(!ch.empty());
+  advance_time(301s);
+  deliver(authed_register(2, credentials_for(ch[0], "alice", "secret")), udp_peer(5070));
+  sched.run();
+  answer stale{at(1)};
+  CAF_REQUIRE(stale);
+  CAF_CHECK_EQUAL(stale->status(), 401);
+  auto fresh = challenges(at(1));
+  CAF_REQUIRE(!fresh.empty());
+  CAF_CHECK(fresh[0].find("stale=true") != std::string::npos);
+  deliver(authed_register(3, credentials_for(fresh[0], "alice", "secret")), udp_peer(5070));
+  sched.run();
+  answer ok{at(2)};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(sip_edge_tests, fixture)
 
@@ -296,6 +458,28 @@ CAF_TEST(the path of a publish to the watchers notify) {
   auto doc = core::parse_pidf(n->body());
   CAF_REQUIRE(doc);
   CAF_CHECK_EQUAL(doc->note, "gone fishing");
+  // The tuple id is a valid xs:ID (RFC 3863: not starting with a digit) and
+  // stays the same when the publication is modified (new ETag, same device).
+  CAF_REQUIRE_EQUAL(doc->devices.size(), 1u);
+  auto tuple_id = doc->devices[0].device_id;
+  CAF_REQUIRE(!tuple_id.empty());
+  CAF_CHECK(std::isalpha(static_cast<unsigned char>(tuple_id[0])) || tuple_id[0] == '_');
+  auto busy = away_pidf;
+  busy.replace(busy.find("gone fishing"), 12, "back soon");
+  deliver(publish_msg(2, busy, std::string{ok->sip_etag()}), udp_peer(5999));
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), before + 4);
+  answer ok2{at(before + 2)};
+  CAF_REQUIRE(ok2);
+  CAF_CHECK_EQUAL(ok2->status(), 200);
+  CAF_CHECK_NOT_EQUAL(std::string{ok2->sip_etag()}, std::string{ok->sip_etag()});
+  answer n2{at(before + 3)};
+  CAF_REQUIRE(n2);
+  auto doc2 = core::parse_pidf(n2->body());
+  CAF_REQUIRE(doc2);
+  CAF_CHECK_EQUAL(doc2->note, "back soon");
+  CAF_REQUIRE_EQUAL(doc2->devices.size(), 1u);
+  CAF_CHECK_EQUAL(doc2->devices[0].device_id, tuple_id);
 }
 
 CAF_TEST(notify is retransmitted with timer e until answered) {
@@ -369,6 +553,27 @@ CAF_TEST(a 481 to a notify ends the subscription) {
   CAF_CHECK_EQUAL(gone->status(), 481);
 }
 
+CAF_TEST(shutdown ends every dialog with a final notify) {
+  subscribe_bob();
+  auto before = sent();
+  auto rh = self->request(edge, caf::infinite, terminate_atom::value);
+  sched.run();
+  uint64_t ended = 0;
+  rh.receive([&](uint64_t n) { ended = n; },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(ended, 1u);
+  CAF_REQUIRE_EQUAL(sent(), before + 1);
+  answer last{at(before)};
+  CAF_REQUIRE(last);
+  CAF_REQUIRE(last->subscription_state_header().has_value());
+  CAF_CHECK_EQUAL(std::string{last->subscription_state_header()->state}, "terminated");
+  CAF_CHECK_EQUAL(std::string{last->subscription_state_header()->reason}, "deactivated");
+  // Nothing is retransmitted after it.
+  advance_time(5s);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), before + 1);
+}
+
 CAF_TEST(options and other methods) {
   deliver(crlf("OPTIONS sip:localhost SIP/2.0\n"
               "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-o\n"
@@ -392,6 +597,33 @@ CAF_TEST(options and other methods) {
   CAF_REQUIRE(m);
   CAF_CHECK_EQUAL(m->status(), 405);
   CAF_CHECK_EQUAL((m->allow)().size(), 4u);
+  // RFC 3261 §8.2: unknown method 501, CANCEL without transaction 481, a
+  // non-SIP Request-URI 416, an unknown Require 420, an unknown body 415.
+  auto probe = [&](std::string start, std::string extra, std::string body) {
+    auto method = start.substr(0, start.find(' '));
+    deliver(crlf(start + " SIP/2.0\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-" + method + std::to_string(sent())
+                 + "\nFrom: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+                 "Call-ID: probe" + std::to_string(sent()) + "\nCSeq: 1 " + method + "\n"
+                 + extra + "Content-Length: " + std::to_string(body.size()) + "\n\n")
+              + body,
+            udp_peer(1));
+    sched.run();
+    answer a{at(sent() - 1)};
+    return a ? a->status() : 0;
+  };
+  CAF_CHECK_EQUAL(probe("FOOBAR sip:localhost", "", ""), 501);
+  CAF_CHECK_EQUAL(probe("CANCEL sip:localhost", "", ""), 481);
+  CAF_CHECK_EQUAL(probe("OPTIONS http://localhost/", "", ""), 416);
+  CAF_CHECK_EQUAL(probe("REGISTER http://localhost/", "", ""), 416);
+  CAF_CHECK_EQUAL(probe("OPTIONS sip:localhost", "Require: no-such-ext\n", ""), 420);
+  CAF_CHECK(at(sent() - 1).find("Unsupported: no-such-ext\r\n") != std::string::npos);
+  CAF_CHECK_EQUAL(probe("OPTIONS sip:localhost", "Content-Type: application/x-what\n", "abc"),
+                  415);
+  CAF_CHECK(at(sent() - 1).find("Accept: application/pidf+xml\r\n") != std::string::npos);
+  CAF_CHECK_EQUAL(probe("OPTIONS sip:localhost", "Require: path\n", ""), 200);
+  auto l = call<register_reply>(lookup_request{"sip:x@localhost"});
+  CAF_CHECK(!l || l->bindings.empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

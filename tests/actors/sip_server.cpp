@@ -400,6 +400,26 @@ CAF_TEST(tcp carries several requests per connection and partial writes) {
   CAF_CHECK_EQUAL(l->bindings[0].received, "127.0.0.1:" + std::to_string(c.port));
 }
 
+CAF_TEST(a tcp message without content length gets 400 and the connection closes) {
+  tcp_client c{tcp_port};
+  auto msg = register_msg(c.port, 1, "600", "sip:tcp@localhost", "", "TCP");
+  auto cl = msg.find("Content-Length: 0\r\n");
+  CAF_REQUIRE(cl != std::string::npos);
+  msg.erase(cl, std::string{"Content-Length: 0\r\n"}.size());
+  c.send(msg);
+  answer bad{c.recv()};
+  CAF_REQUIRE(bad);
+  CAF_CHECK_EQUAL(bad->status(), 400);
+  CAF_CHECK(std::string{bad->reason_phrase()}.find("Content-Length") != std::string::npos);
+  CAF_CHECK_EQUAL(c.recv(), ""); // closed: the stream has no framing any more
+  // The server goes on serving other connections.
+  tcp_client d{tcp_port};
+  d.send(register_msg(d.port, 1, "600", "sip:tcp2@localhost", "", "TCP"));
+  answer ok{d.recv()};
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->status(), 200);
+}
+
 CAF_TEST(subscribe over tcp gets its notifies on the same connection) {
   tcp_client bob{tcp_port};
   auto sub = crlf("SUBSCRIBE sip:carol@localhost SIP/2.0\n"

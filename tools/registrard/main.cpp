@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: MIT
-// registrard: the SIP registrar daemon. main() only: options, engine, SIP
-// listeners, wait for SIGINT/SIGTERM.
+// registrard: the SIP registrar and presence server. main() only: the
+// configuration (JSON file + flags, actors/daemon_config.hpp), logging, the
+// engine, the SIP server, and a clean stop on SIGINT/SIGTERM.
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "actors/daemon_config.hpp"
 #include "actors/engine.hpp"
 #include "actors/sip_edge.hpp"
+#include "core/digest.hpp"
 #include "messages/sip_messages.hpp"
 #include "messages/types.hpp"
 
@@ -15,117 +21,134 @@
 #include <caf/io/all.hpp>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 namespace {
 
-struct listen_spec {
-  std::string transport;
-  std::string host;
-  uint16_t port = 0;
-};
+using namespace regcore;
 
-/// "udp:127.0.0.1:5060", "udp:[::1]:5070" -> parts; empty transport on error.
-listen_spec parse_listen(const std::string& x) {
-  listen_spec r;
-  auto colon = x.find(':');
-  if (colon == std::string::npos)
-    return {};
-  r.transport = x.substr(0, colon);
-  auto rest = x.substr(colon + 1);
-  auto port_sep = rest.rfind(':');
-  if (port_sep == std::string::npos || port_sep + 1 >= rest.size())
-    return {};
-  r.host = rest.substr(0, port_sep);
-  if (r.host.size() > 2 && r.host.front() == '[' && r.host.back() == ']')
-    r.host = r.host.substr(1, r.host.size() - 2);
-  unsigned long port = 0;
-  for (auto c : rest.substr(port_sep + 1)) {
-    if (c < '0' || c > '9')
-      return {};
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-    if (port > 65535)
-      return {};
+/// 32 random bytes: the secret that signs this process's digest nonces.
+std::string nonce_secret() {
+  std::random_device rd;
+  std::string s(32, '\0');
+  for (auto& c : s)
+    c = static_cast<char>(rd() & 0xFF);
+  return s;
+}
+
+/// The edge's settings from the daemon's configuration; false (with a
+/// message on stderr) when the credentials file is unusable.
+bool edge_settings(const actors::daemon_config& cfg, actors::sip_edge_settings& out) {
+  out.domains = cfg.domains;
+  out.server_name = cfg.server_name;
+  out.limits.max_message_size = cfg.limits.max_message_size;
+  out.notify_timers.t1 = std::chrono::milliseconds{cfg.notify.t1_ms};
+  out.notify_timers.t2 = std::chrono::milliseconds{cfg.notify.t2_ms};
+  out.notify_timers.timer_f = std::chrono::milliseconds{cfg.notify.timer_f_ms};
+  out.end_subscription_on_failure = cfg.notify.end_subscription_on_failure;
+  if (cfg.rate_limit.enabled) {
+    out.rate_limit = actors::rate_limiter_settings(cfg);
+    out.retry_after = cfg.rate_limit.retry_after;
   }
-  r.port = static_cast<uint16_t>(port);
-  return r;
+  if (!cfg.auth.enabled)
+    return true;
+  std::ifstream in{cfg.auth.credentials_file};
+  if (!in) {
+    std::cerr << "registrard: auth.credentials_file: cannot read "
+              << cfg.auth.credentials_file << "\n";
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto store = core::parse_credentials(text.str());
+  if (!store) {
+    std::cerr << "registrard: auth.credentials_file " << cfg.auth.credentials_file << ": "
+              << store.err().phrase() << "\n";
+    return false;
+  }
+  actors::sip_auth_settings a;
+  a.digest.realm = actors::auth_realm(cfg);
+  a.digest.secret = nonce_secret();
+  a.digest.nonce_lifetime = cfg.auth.nonce_lifetime;
+  a.digest.algorithms.clear();
+  for (auto& name : cfg.auth.algorithms)
+    if (auto alg = core::parse_digest_algorithm(name))
+      a.digest.algorithms.push_back(*alg);
+  a.credentials = std::make_shared<const core::credential_store>(std::move(*store));
+  out.auth = std::move(a);
+  return true;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"registrard: SIP registrar and presence server (registrar-core)"};
-  std::vector<std::string> listens;
-  std::vector<std::string> domains{"localhost"};
-  uint32_t shards = 4;
-  app.add_option("--listen", listens,
-                 "Where to serve SIP, repeatable: udp:HOST:PORT or tcp:HOST:PORT (IPv6 as "
-                 "udp:[::1]:5060). Default: udp:127.0.0.1:5060 and tcp:127.0.0.1:5060.");
-  app.add_option("--domain", domains,
-                 "Domains this registrar serves, repeatable (default: localhost). "
-                 "The listen address itself is always served.");
-  app.add_option("--shards", shards, "Directory shards of the engine (default 4)");
+  CLI::App app{"registrard: SIP registrar and presence server (registrar-core).\n"
+               "Defaults < the JSON file given with --config < flags; see "
+               "docs/configuration.md."};
+  actors::cli_options opts;
+  actors::add_cli_options(app, opts);
   CLI11_PARSE(app, argc, argv);
-  if (listens.empty())
-    listens = {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"};
-  std::vector<listen_spec> specs;
-  for (auto& l : listens) {
-    auto s = parse_listen(l);
-    if (s.transport.empty()) {
-      std::cerr << "registrard: --listen " << l << ": expected udp:HOST:PORT\n";
+  actors::daemon_config cfg;
+  if (!opts.config_file.empty()) {
+    if (auto r = actors::load_config_file(opts.config_file, cfg); !r) {
+      std::cerr << "registrard: " << r.err().phrase() << "\n";
       return 2;
     }
-    if (s.transport != "udp" && s.transport != "tcp") {
-      std::cerr << "registrard: --listen " << l << ": transport '" << s.transport
-                << "' is not supported (udp or tcp)\n";
-      return 2;
-    }
-    specs.push_back(s);
   }
+  if (auto r = actors::apply_cli_options(opts, cfg); !r) {
+    std::cerr << "registrard: " << r.err().phrase() << "\n";
+    return 2;
+  }
+  if (opts.print_config) {
+    std::cout << actors::to_json_text(cfg) << "\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l registrard: %v");
+  actors::sip_edge_settings settings;
+  if (!edge_settings(cfg, settings))
+    return 2;
+  std::vector<actors::listen_address> where;
+  for (auto& l : cfg.listen)
+    where.push_back({l.proto, l.host, l.port});
   // Block the signals before CAF starts its threads, so only sigwait sees them.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  caf::actor_system_config cfg;
-  regcore::messages::register_types(cfg);
-  cfg.load<caf::io::middleman>();
+  caf::actor_system_config sys_cfg;
+  messages::register_types(sys_cfg);
   int rc = 0;
   {
-    caf::actor_system sys{cfg};
-    regcore::actors::engine_config ecfg;
-    ecfg.shards = shards;
-    auto eng = regcore::actors::spawn_engine(sys, ecfg);
-    std::vector<regcore::actors::listen_address> where;
-    for (auto& sp : specs)
-      where.push_back({sp.transport == "tcp" ? regcore::core::transport::tcp
-                                             : regcore::core::transport::udp,
-                       sp.host, sp.port});
-    regcore::actors::sip_edge_settings settings;
-    settings.domains = domains;
-    auto server = regcore::actors::start_sip_server(sys, eng, where, settings);
+    caf::actor_system sys{sys_cfg};
+    auto eng = actors::spawn_engine(sys, cfg.engine);
+    auto server = actors::start_sip_server(sys, eng, where, settings);
     if (!server) {
       std::cerr << "registrard: cannot listen: " << sys.render(server.error()) << "\n";
       rc = 1;
     } else {
+      // One line per listener with the port really bound (scripts read it).
       for (auto& l : server->listeners())
         std::cout << "registrard: listening on "
-                  << regcore::to_string(regcore::sip_endpoint{l.addr.proto, l.addr.host,
-                                                              l.port, 0, 0})
-                  << "\n";
-    }
-    if (rc == 0) {
-      std::cout << "registrard: serving domains";
-      for (auto& d : domains)
-        std::cout << " " << d;
-      std::cout << " with " << shards << " shards; Ctrl-C to stop" << std::endl;
+                  << to_string(sip_endpoint{l.addr.proto, l.addr.host, l.port, 0, 0})
+                  << std::endl;
+      spdlog::info("{}", actors::summary(cfg));
       int sig = 0;
       sigwait(&sigs, &sig);
-      std::cout << "registrard: signal " << sig << ", shutting down" << std::endl;
-    }
-    if (server)
+      spdlog::info("signal {}, shutting down", sig);
+      if (cfg.shutdown.terminate_subscriptions) {
+        caf::scoped_actor self{sys};
+        self->request(server->edge(), std::chrono::seconds{2}, terminate_atom::value)
+          .receive([](uint64_t n) { spdlog::info("ended {} subscription dialogs", n); },
+                   [&](caf::error& err) {
+                     spdlog::warn("final NOTIFYs: {}", sys.render(err));
+                   });
+      }
       server->stop();
+    }
     eng.shutdown();
   }
+  spdlog::shutdown();
   return rc;
 }
