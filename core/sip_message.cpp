@@ -793,9 +793,18 @@ sip_parse_step sip_parser::start_line(std::string_view line) {
   if (!valid_uri(uri))
     return bad("Malformed Request-URI");
   if (!iequals(version, "SIP/2.0")) {
-    if (version.size() >= 4 && iequals(version.substr(0, 4), "SIP/")
-        && version.find(' ') == std::string_view::npos)
-      return bad_version(); // RFC 3261 §21.5.7
+    // §25.1: SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; a well-formed
+    // other version is a 505 (§21.5.7), anything else a 400.
+    auto digits = [](std::string_view x) {
+      return !x.empty() && x.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    if (version.size() >= 4 && iequals(version.substr(0, 4), "SIP/")) {
+      auto num = version.substr(4);
+      auto dot = num.find('.');
+      if (dot != std::string_view::npos && digits(num.substr(0, dot))
+          && digits(num.substr(dot + 1)))
+        return bad_version();
+    }
     return bad("Malformed request line");
   }
   m_.method_token_ = method;

@@ -291,7 +291,9 @@ CAF_TEST(digest challenge and response) {
   answer ok{at(1)};
   CAF_REQUIRE(ok);
   CAF_CHECK_EQUAL(ok->status(), 200);
-  deliver(authed_register(3, credentials_for(ch[1], "alice", "secret")), udp_peer(5070));
+  // Both challenges carry the same nonce: the next request counts on (nc 2).
+  deliver(authed_register(3, credentials_for(ch[1], "alice", "secret", "00000002")),
+          udp_peer(5070));
   sched.run();
   answer ok_md5{at(2)};
   CAF_REQUIRE(ok_md5);
