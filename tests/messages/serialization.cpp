@@ -222,7 +222,8 @@ CAF_TEST(sip edge messages survive the binary serializer) {
   in.from.port = 5070;
   in.from.listener = 2;
   in.from.connection = 42;
-  in.bytes = std::string("OPTIONS sip:x SIP/2.0\r\n\0binary", 33);
+  static constexpr char raw[] = "OPTIONS sip:x SIP/2.0\r\n\0binary";
+  in.bytes = std::string(raw, sizeof(raw) - 1); // with the NUL inside
   auto out = roundtrip(in);
   CAF_CHECK(out.from.proto == core::transport::tcp);
   CAF_CHECK_EQUAL(out.from.ip, "::1");
@@ -233,6 +234,43 @@ CAF_TEST(sip edge messages survive the binary serializer) {
   CAF_CHECK_EQUAL(to_string(out.from), "tcp:[::1]:5070");
   auto closed = roundtrip(sip_connection_closed{7});
   CAF_CHECK_EQUAL(closed.connection, 7u);
+}
+
+CAF_TEST(register batches survive the binary serializer) {
+  register_batch_request b;
+  register_request r;
+  r.aor = "sip:alice@example.com";
+  r.contacts.push_back(contact_request{"sip:alice@192.0.2.4", 600, 500, {}, 0});
+  r.call_id = "cid";
+  r.cseq = 3;
+  b.requests = {r, r};
+  b.requests[1].aor = "sip:bob@example.com";
+  auto b2 = roundtrip(b);
+  CAF_REQUIRE_EQUAL(b2.requests.size(), 2u);
+  CAF_CHECK_EQUAL(b2.requests[0].aor, "sip:alice@example.com");
+  CAF_CHECK_EQUAL(b2.requests[1].aor, "sip:bob@example.com");
+  CAF_REQUIRE_EQUAL(b2.requests[1].contacts.size(), 1u);
+  CAF_CHECK_EQUAL(*b2.requests[1].contacts[0].q, 500u);
+  CAF_CHECK_EQUAL(b2.requests[0].call_id, "cid");
+  register_batch_reply rep;
+  register_result ok;
+  ok.reply.aor = "sip:alice@example.com";
+  ok.reply.outcome = register_outcome::added;
+  core::contact_info c;
+  c.uri = "sip:alice@192.0.2.4";
+  c.expires = 600;
+  ok.reply.bindings.push_back(c);
+  register_result bad;
+  bad.error = core::make_caf_error(core::errc::interval_too_brief, "Interval Too Brief", 60);
+  rep.results = {ok, bad};
+  auto rep2 = roundtrip(rep);
+  CAF_REQUIRE_EQUAL(rep2.results.size(), 2u);
+  CAF_CHECK(!rep2.results[0].error);
+  CAF_CHECK(rep2.results[0].reply.outcome == register_outcome::added);
+  CAF_REQUIRE_EQUAL(rep2.results[0].reply.bindings.size(), 1u);
+  CAF_CHECK_EQUAL(rep2.results[0].reply.bindings[0].uri, "sip:alice@192.0.2.4");
+  CAF_CHECK(messages::is(rep2.results[1].error, core::errc::interval_too_brief));
+  CAF_CHECK_EQUAL(messages::from_caf_error(rep2.results[1].error).value, 60u);
 }
 
 CAF_TEST(every registered message type crosses the wire by its name) {
