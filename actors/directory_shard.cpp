@@ -2,36 +2,133 @@
 #include "actors/directory_shard.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include "actors/user.hpp"
 #include "actors/user_host.hpp"
+#include "core/hash.hpp"
 #include "core/sip_uri.hpp"
 
 namespace regcore::actors {
 
 namespace {
 
-/// One user of this shard: passive (logic here) or active (its actor).
-struct user_slot {
-  /// The passive user, held inline (no allocation of its own: most users
-  /// of a registrar are passive, see docs/performance.md).
-  std::optional<user_logic> logic;
+/// What the shard keeps of an active user (one with an actor of its own).
+struct active_user {
+  /// The AOR: the storage of the user's map key while it is active.
+  std::string aor;
   user_actor actor;
-  /// Pending expiry wake-up of a passive user.
-  core::time_point scheduled{};
-  /// Mirrors of an active user's flags (from user_status).
+  /// Mirrors of the user's flags (from user_status).
   bool registered = false;
   bool has_presence = false;
-  /// Messages forwarded to the active user (compared with user_status).
-  uint32_t forwarded = 0;
+  /// Messages forwarded to the user (compared with user_status::handled).
+  uint64_t forwarded = 0;
+};
+
+/// One user of this shard: passive (its logic runs here) or active (its
+/// actor runs it).
+struct user_slot {
+  explicit user_slot(const std::string& aor) : logic(aor) {
+    // nop
+  }
+  /// The passive user, held inline (no allocation of its own: most users
+  /// of a registrar are passive, see docs/performance.md). Its aor() is the
+  /// storage of the map key while the user is passive; on activation it
+  /// moves into the user actor and is left empty.
+  user_logic logic;
+  /// Set while the user is active.
+  std::unique_ptr<active_user> active;
+  /// A passive user with a deadline is in the wake-up bucket of that
+  /// deadline's slot (shard_state::wakeups), at this position; no_pos while
+  /// it has none (or is active).
+  uint32_t due_pos = no_pos;
+
+  static constexpr uint32_t no_pos = std::numeric_limits<uint32_t>::max();
+
+  bool passive() const noexcept {
+    return !active;
+  }
+};
+
+/// Users by canonical AOR. The key views the AOR the slot itself holds, so
+/// each AOR is stored once. Map nodes never move; re-keying (activation)
+/// goes through extract() and insert().
+using user_map = std::unordered_map<std::string_view, user_slot>;
+using user_iter = user_map::iterator;
+
+/// The reverse index (find_user): 64-bit stable_hash of a contact's binding
+/// key -> the canonical AOR holding that contact. The keys themselves are
+/// not stored; find_user verifies every candidate with the user's own shard,
+/// so neither a hash collision nor a stale entry can give a wrong answer.
+/// `latest` holds the newest owner per hash; older owners (the contact
+/// taken over by another AOR, or a collision) wait in `older`, oldest first
+/// (rare; a hash is in `older` only while it is in `latest`).
+struct reverse_index {
+  std::unordered_map<uint64_t, std::string> latest;
+  std::unordered_map<uint64_t, std::vector<std::string>> older;
+
+  void add(uint64_t h, std::string aor) {
+    auto [i, inserted] = latest.try_emplace(h, std::move(aor));
+    if (inserted || i->second == aor)
+      return;
+    auto& xs = older[h];
+    xs.erase(std::remove(xs.begin(), xs.end(), aor), xs.end());
+    xs.push_back(std::move(i->second));
+    i->second = std::move(aor);
+  }
+
+  void remove(uint64_t h, const std::string& aor) {
+    auto i = latest.find(h);
+    if (i == latest.end())
+      return;
+    auto j = older.find(h);
+    if (i->second == aor) {
+      if (j == older.end()) {
+        latest.erase(i);
+        return;
+      }
+      i->second = std::move(j->second.back()); // the next newest takes over
+      j->second.pop_back();
+    } else if (j != older.end()) {
+      auto& xs = j->second;
+      xs.erase(std::remove(xs.begin(), xs.end(), aor), xs.end());
+    }
+    if (j != older.end() && j->second.empty())
+      older.erase(j);
+  }
+
+  /// Owners of `h`, newest first.
+  std::vector<std::string> candidates(uint64_t h) const {
+    std::vector<std::string> result;
+    auto i = latest.find(h);
+    if (i == latest.end())
+      return result;
+    result.push_back(i->second);
+    if (auto j = older.find(h); j != older.end())
+      result.insert(result.end(), j->second.rbegin(), j->second.rend());
+    return result;
+  }
+
+  size_t size() const noexcept {
+    auto n = latest.size();
+    for (auto& kvp : older)
+      n += kvp.second.size();
+    return n;
+  }
 };
 
 /// Effects of passive users, sent in batches: one message per destination
 /// per run of the shard instead of one per operation (a flush_atom to self
 /// lands behind the requests already queued, so under load a batch covers
-/// many requests).
+/// many requests). A batch holds at most max_batch items (a full one goes
+/// out at once); the vectors keep their capacity (a batch is sent as an
+/// exact-size copy), so queueing does not reallocate.
 struct outbox {
+  static constexpr size_t max_batch = 256;
   std::vector<std::vector<index_update>> index; // by destination shard
   std::vector<roster_update> roster;
   std::vector<expiry_schedule> expiry;
@@ -39,12 +136,23 @@ struct outbox {
   bool flush_pending = false;
 };
 
+/// Passive users by wake-up slot: the slot (deadline rounded up to the
+/// expiry granularity, as the expiry supervisor rounds) of each user's next
+/// deadline. The supervisor is asked for one wake-up per slot, not one per
+/// user (docs/ARCHITECTURE.md, "Time and expiry"): that keeps its heap and
+/// this shard's memory per user at one pointer. Map nodes never move, so the
+/// pointers stay valid until the user is erased (which unschedules it).
+using wakeup_map = std::map<core::time_point, std::vector<user_slot*>>;
+
 struct shard_state {
   std::shared_ptr<const engine_refs> refs;
   outbox out;
-  std::unordered_map<std::string, user_slot> users;
-  /// Reverse index: contact binding key -> canonical AOR.
-  std::unordered_map<std::string, std::string> index;
+  wakeup_map wakeups;
+  /// The effects of the current passive-user operation; reused (cleared by
+  /// queue_effects), so an operation allocates no effect vectors.
+  user_effects fx;
+  user_map users;
+  reverse_index index;
   static inline const char* name = "regcore.directory_shard";
 };
 
@@ -62,8 +170,47 @@ void request_flush(shard_self self) {
   }
 }
 
-/// Queues a passive user's effects in the outbox.
-void queue_effects(shard_self self, user_effects&& fx) {
+/// The (empty) effects buffer for one passive-user operation.
+user_effects& fresh_effects(shard_self self) {
+  auto& st = self->state;
+  st.fx.interest = st.refs->interest
+                     ? st.refs->interest->load(std::memory_order_relaxed)
+                     : all_events;
+  return st.fx;
+}
+
+/// Moves the items of `xs` into a vector of their own (exact size); `xs`
+/// keeps its capacity.
+template <class T>
+std::vector<T> take(std::vector<T>& xs) {
+  std::vector<T> result{std::make_move_iterator(xs.begin()),
+                        std::make_move_iterator(xs.end())};
+  xs.clear();
+  return result;
+}
+
+void send_index(shard_self self, size_t i) {
+  auto& st = self->state;
+  self->send(st.refs->shards[i], index_batch{take(st.out.index[i])});
+}
+
+void send_roster(shard_self self) {
+  auto& st = self->state;
+  self->send(st.refs->roster, roster_batch{take(st.out.roster)});
+}
+
+void send_expiry(shard_self self) {
+  auto& st = self->state;
+  self->send(st.refs->expiry, expiry_schedule_batch{take(st.out.expiry)});
+}
+
+void send_events(shard_self self) {
+  auto& st = self->state;
+  self->send(st.refs->bus, publish_batch{take(st.out.events)});
+}
+
+/// Queues a passive user's effects in the outbox and empties `fx`.
+void queue_effects(shard_self self, user_effects& fx) {
   auto& st = self->state;
   auto& out = st.out;
   auto n = st.refs->shards.size();
@@ -72,104 +219,243 @@ void queue_effects(shard_self self, user_effects&& fx) {
   bool queued = false;
   for (auto& ev : fx.events) {
     out.events.push_back(std::move(ev));
+    if (out.events.size() >= outbox::max_batch)
+      send_events(self);
     queued = true;
   }
   for (auto& x : fx.index) {
-    out.index[core::shard_of(x.key, static_cast<uint32_t>(n))].push_back(std::move(x));
+    auto i = core::shard_of(x.key, static_cast<uint32_t>(n));
+    out.index[i].push_back(std::move(x));
+    if (out.index[i].size() >= outbox::max_batch)
+      send_index(self, i);
     queued = true;
   }
   for (auto& x : fx.roster) {
     out.roster.push_back(std::move(x));
+    if (out.roster.size() >= outbox::max_batch)
+      send_roster(self);
     queued = true;
   }
   // Ended subscriptions are rare: straight to the watchers' shards.
   for (auto& x : fx.watching_removed)
     self->send(st.refs->shard_for(x.watcher), std::move(x));
+  fx.events.clear();
+  fx.index.clear();
+  fx.roster.clear();
+  fx.watching_removed.clear();
   if (queued)
     request_flush(self);
 }
 
 void flush(shard_self self) {
-  auto& st = self->state;
-  auto& out = st.out;
+  auto& out = self->state.out;
   out.flush_pending = false;
   if (!out.events.empty())
-    self->send(st.refs->bus, publish_batch{std::move(out.events)});
+    send_events(self);
   for (size_t i = 0; i < out.index.size(); ++i)
     if (!out.index[i].empty())
-      self->send(st.refs->shards[i], index_batch{std::move(out.index[i])});
+      send_index(self, i);
   if (!out.roster.empty())
-    self->send(st.refs->roster, roster_batch{std::move(out.roster)});
+    send_roster(self);
   if (!out.expiry.empty())
-    self->send(st.refs->expiry, expiry_schedule_batch{std::move(out.expiry)});
-  out.events.clear();
-  for (auto& xs : out.index)
-    xs.clear();
-  out.roster.clear();
-  out.expiry.clear();
+    send_expiry(self);
 }
 
 void apply_index(shard_self self, index_update& x) {
-  auto& idx = self->state.index;
-  if (x.added) {
-    idx[x.key] = std::move(x.aor);
-  } else {
-    auto i = idx.find(x.key);
-    if (i != idx.end() && i->second == x.aor)
-      idx.erase(i);
-  }
+  auto h = core::stable_hash(x.key);
+  if (x.added)
+    self->state.index.add(h, std::move(x.aor));
+  else
+    self->state.index.remove(h, x.aor);
 }
 
-/// After an operation on a passive user: queue effects, reschedule, activate
-/// when it needs an actor, drop it when empty.
-void after_passive(shard_self self,
-                   std::unordered_map<std::string, user_slot>::iterator i,
-                   user_effects&& fx) {
+/// One find_user in progress: the candidates of the contact's hash, asked
+/// one after the other (newest first) whether they really hold the contact.
+struct verification {
+  std::string key;
+  std::string contact_uri;
+  std::vector<std::string> candidates;
+  size_t next = 0;
+  caf::typed_response_promise<std::string> rp;
+};
+
+/// Asks the next candidate's shard for its bindings; answers with the first
+/// candidate that has a binding with the contact's key, or contact_not_found.
+void verify_next(shard_self self, std::shared_ptr<verification> v) {
+  if (v->next == v->candidates.size()) {
+    v->rp.deliver(core::make_caf_error(core::errc::contact_not_found,
+                                       "No user has contact " + v->contact_uri));
+    return;
+  }
+  auto& aor = v->candidates[v->next++];
+  self->request(self->state.refs->shard_for(aor), caf::infinite, lookup_request{aor})
+    .then(
+      [=](register_reply& reply) {
+        for (auto& c : reply.bindings) {
+          if (core::binding_key(c.uri) == v->key) {
+            v->rp.deliver(std::move(reply.aor));
+            return;
+          }
+        }
+        verify_next(self, v);
+      },
+      [=](caf::error&) { verify_next(self, v); });
+}
+
+/// Adds a passive user for canonical `aor`.
+user_iter add_user(shard_self self, const std::string& aor) {
+  auto& users = self->state.users;
+  auto i = users.emplace(std::piecewise_construct, std::forward_as_tuple(aor),
+                         std::forward_as_tuple(aor))
+             .first;
+  // The key still views the caller's string: view the slot's own copy.
+  auto node = users.extract(i);
+  node.key() = node.mapped().logic.aor();
+  return users.insert(std::move(node)).position;
+}
+
+/// The wake-up slot of `deadline`: rounded up to the expiry granularity.
+core::time_point wakeup_slot(shard_self self, core::time_point deadline) {
+  auto g = std::chrono::duration_cast<core::duration>(
+             self->state.refs->cfg->expiry_granularity)
+             .count();
+  if (g <= 0)
+    return deadline;
+  auto since = deadline.time_since_epoch().count();
+  auto slots = (since + g - 1) / g;
+  return core::time_point{core::duration{slots * g}};
+}
+
+/// Takes `slot` out of its wake-up bucket (the one of `deadline`, its next
+/// deadline when it was scheduled), if it is in one.
+void unschedule(shard_self self, user_slot& slot,
+                std::optional<core::time_point> deadline) {
+  if (slot.due_pos == user_slot::no_pos || !deadline)
+    return;
+  auto& wakeups = self->state.wakeups;
+  auto b = wakeups.find(wakeup_slot(self, *deadline));
+  if (b == wakeups.end())
+    return; // cannot happen: a scheduled slot is in its bucket
+  auto& xs = b->second;
+  auto last = xs.back();
+  xs[slot.due_pos] = last;
+  last->due_pos = slot.due_pos;
+  xs.pop_back();
+  slot.due_pos = user_slot::no_pos;
+  if (xs.empty())
+    wakeups.erase(b);
+}
+
+/// Puts `slot` into the wake-up bucket of `deadline`; a new bucket asks the
+/// expiry supervisor for a wake-up (batched like the effects).
+void schedule(shard_self self, user_slot& slot, core::time_point deadline) {
+  auto& st = self->state;
+  auto when = wakeup_slot(self, deadline);
+  auto [b, added] = st.wakeups.try_emplace(when);
+  if (added) {
+    st.out.expiry.push_back(expiry_schedule{self, std::string{}, when});
+    if (st.out.expiry.size() >= outbox::max_batch)
+      send_expiry(self);
+    request_flush(self);
+  }
+  slot.due_pos = static_cast<uint32_t>(b->second.size());
+  b->second.push_back(&slot);
+}
+
+/// Moves a passive user's state into an actor of its own (which keeps its
+/// own deadlines). `deadline` is the user's next deadline before the
+/// operation that made it active.
+void activate(shard_self self, user_iter i, std::optional<core::time_point> deadline) {
+  auto& st = self->state;
+  unschedule(self, i->second, deadline);
+  auto node = st.users.extract(i);
+  auto& slot = node.mapped();
+  auto active = std::make_unique<active_user>();
+  active->aor = slot.logic.aor();
+  active->actor = spawn_user(self->system(),
+                             std::make_shared<user_logic>(std::move(slot.logic)),
+                             st.refs, self);
+  self->monitor(active->actor);
+  slot.active = std::move(active);
+  node.key() = slot.active->aor;
+  st.users.insert(std::move(node));
+}
+
+/// After an operation on a passive user: queue effects, move it to the
+/// wake-up bucket of its next deadline, activate it when it needs an actor,
+/// drop it when empty. `before` is its next deadline before the operation
+/// (where it is scheduled), nullopt for a new or an unscheduled user.
+void after_passive(shard_self self, user_iter i, user_effects& fx,
+                   std::optional<core::time_point> before) {
   auto& st = self->state;
   auto& slot = i->second;
-  queue_effects(self, std::move(fx));
-  if (slot.logic->empty()) {
+  queue_effects(self, fx);
+  if (slot.logic.empty()) {
+    unschedule(self, slot, before);
     st.users.erase(i);
     return;
   }
-  if (slot.logic->needs_actor()) {
-    // Activation: the user's state moves into an actor of its own.
-    slot.actor = spawn_user(self->system(),
-                            std::make_shared<user_logic>(std::move(*slot.logic)),
-                            st.refs, self);
-    self->monitor(slot.actor);
-    slot.logic.reset();
-    slot.scheduled = core::time_point{};
-    slot.forwarded = 0;
+  if (slot.logic.needs_actor()) {
+    activate(self, i, before);
     return;
   }
-  // Next deadline, batched like the effects (see reschedule()).
-  auto next = slot.logic->next_deadline();
-  if (next && (slot.scheduled == core::time_point{} || *next < slot.scheduled)) {
-    slot.scheduled = *next;
-    st.out.expiry.push_back(expiry_schedule{self, i->first, *next});
-    request_flush(self);
+  auto next = slot.logic.next_deadline();
+  if (slot.due_pos != user_slot::no_pos && next && before
+      && wakeup_slot(self, *next) == wakeup_slot(self, *before))
+    return; // same bucket
+  unschedule(self, slot, before);
+  if (next)
+    schedule(self, slot, *next);
+}
+
+/// Expires every passive user whose wake-up slot has come.
+void expire_due(shard_self self) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  // The due buckets first: users rescheduled below go to later ones.
+  std::vector<user_slot*> due;
+  while (!st.wakeups.empty() && st.wakeups.begin()->first <= now) {
+    auto& xs = st.wakeups.begin()->second;
+    due.insert(due.end(), xs.begin(), xs.end());
+    st.wakeups.erase(st.wakeups.begin());
+  }
+  for (auto* s : due)
+    s->due_pos = user_slot::no_pos;
+  auto& cfg = *st.refs->cfg;
+  for (auto* s : due) {
+    auto i = st.users.find(std::string_view{s->logic.aor()});
+    auto& fx = fresh_effects(self);
+    s->logic.expire(now, cfg, fx);
+    after_passive(self, i, fx, std::nullopt);
   }
 }
 
-using user_iter = std::unordered_map<std::string, user_slot>::iterator;
+/// Canonicalises `aor` in place (nothing to do for the usual, already
+/// canonical key); a bad AOR is an error.
+core::result<void> canonicalize(std::string& aor) {
+  if (core::is_canonical_aor(aor))
+    return {};
+  auto canonical = core::canonical_aor(aor);
+  if (!canonical)
+    return std::move(canonical).err();
+  aor = std::move(*canonical);
+  return {};
+}
 
 /// Canonicalises `aor_field` in place and looks its user up (end() when
 /// unknown); a bad AOR is an error.
 core::result<user_iter> find_user(shard_self self, std::string& aor_field) {
-  auto aor = core::canonical_aor(aor_field);
-  if (!aor)
-    return std::move(aor).err();
-  aor_field = std::move(*aor);
-  return self->state.users.find(aor_field);
+  if (auto ok = canonicalize(aor_field); !ok)
+    return ok.err();
+  return self->state.users.find(std::string_view{aor_field});
 }
 
 /// True when `i` is an active user; counts the message about to be
 /// forwarded to it.
 bool forward_to_actor(shard_self self, user_iter i) {
-  if (i == self->state.users.end() || !i->second.actor)
+  if (i == self->state.users.end() || i->second.passive())
     return false;
-  ++i->second.forwarded;
+  ++i->second.active->forwarded;
   return true;
 }
 
@@ -185,17 +471,18 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
     return messages::to_caf_error(found.err());
   auto i = *found;
   if (forward_to_actor(self, i))
-    return self->delegate(i->second.actor, std::move(req));
+    return self->delegate(i->second.active->actor, std::move(req));
+  std::optional<core::time_point> before;
   if (i == self->state.users.end()) {
     if (!create)
       return missing(aor_field);
-    user_slot slot;
-    slot.logic.emplace(aor_field);
-    i = self->state.users.emplace(aor_field, std::move(slot)).first;
+    i = add_user(self, aor_field);
+  } else {
+    before = i->second.logic.next_deadline();
   }
-  auto fx = self->state.refs->make_effects();
-  core::result<Reply> res = op(*i->second.logic, fx, now_of(self));
-  after_passive(self, i, std::move(fx));
+  auto& fx = fresh_effects(self);
+  core::result<Reply> res = op(i->second.logic, fx, now_of(self));
+  after_passive(self, i, fx, before);
   if (!res)
     return messages::to_caf_error(res.err());
   return std::move(*res);
@@ -212,8 +499,8 @@ caf::result<Reply> route_query(shard_self self, Request& req,
     return messages::to_caf_error(found.err());
   auto i = *found;
   if (forward_to_actor(self, i))
-    return self->delegate(i->second.actor, std::move(req));
-  return local(i != self->state.users.end() ? &*i->second.logic : nullptr,
+    return self->delegate(i->second.active->actor, std::move(req));
+  return local(i != self->state.users.end() ? &i->second.logic : nullptr,
                aor_field);
 }
 
@@ -226,12 +513,94 @@ void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) 
     return;
   auto i = *found;
   if (forward_to_actor(self, i)) {
-    self->send(i->second.actor, std::move(req));
+    self->send(i->second.active->actor, std::move(req));
     return;
   }
-  auto fx = self->state.refs->make_effects();
-  op(*i->second.logic, fx, now_of(self));
-  after_passive(self, i, std::move(fx));
+  auto before = i->second.logic.next_deadline();
+  auto& fx = fresh_effects(self);
+  op(i->second.logic, fx, now_of(self));
+  after_passive(self, i, fx, before);
+}
+
+/// register_batch on a shard. The requests of this shard's passive users run
+/// right here, in order, exactly like single register_requests; those of
+/// active users go to their actors and those of other shards' users to their
+/// shard (in batch order, so every user still sees its requests in order).
+/// The reply waits for all of them.
+caf::result<register_batch_reply> register_batch(shard_self self,
+                                                 register_batch_request& batch) {
+  auto& st = self->state;
+  auto& cfg = *st.refs->cfg;
+  auto n = batch.requests.size();
+  register_batch_reply acc;
+  acc.results.resize(n);
+  // Requests answered elsewhere: (index, receiver).
+  std::vector<std::pair<size_t, user_actor>> to_users;
+  std::vector<std::pair<size_t, directory_shard_actor>> to_shards;
+  auto me = self->address();
+  for (size_t k = 0; k < n; ++k) {
+    auto& req = batch.requests[k];
+    auto& result = acc.results[k];
+    if (auto ok = canonicalize(req.aor); !ok) {
+      result.error = messages::to_caf_error(ok.err());
+      continue;
+    }
+    auto& owner = st.refs->shard_for(req.aor);
+    if (owner.address() != me) {
+      to_shards.emplace_back(k, owner);
+      continue;
+    }
+    auto i = st.users.find(std::string_view{req.aor});
+    if (forward_to_actor(self, i)) {
+      to_users.emplace_back(k, i->second.active->actor);
+      continue;
+    }
+    std::optional<core::time_point> before;
+    if (i == st.users.end())
+      i = add_user(self, req.aor);
+    else
+      before = i->second.logic.next_deadline();
+    auto& fx = fresh_effects(self);
+    auto res = i->second.logic.on_register(req, cfg, now_of(self), fx);
+    after_passive(self, i, fx, before);
+    if (res)
+      result.reply = std::move(*res);
+    else
+      result.error = messages::to_caf_error(res.err());
+  }
+  if (to_users.empty() && to_shards.empty())
+    return acc;
+  struct pending_batch {
+    register_batch_reply acc;
+    size_t pending;
+    caf::typed_response_promise<register_batch_reply> rp;
+  };
+  auto pb = std::make_shared<pending_batch>();
+  pb->acc = std::move(acc);
+  pb->pending = to_users.size() + to_shards.size();
+  pb->rp = self->make_response_promise<register_batch_reply>();
+  auto done_one = [pb] {
+    if (--pb->pending == 0)
+      pb->rp.deliver(std::move(pb->acc));
+  };
+  auto ask = [&](size_t k, const auto& receiver) {
+    self->request(receiver, caf::infinite, std::move(batch.requests[k]))
+      .then(
+        [pb, k, done_one](register_reply& x) {
+          pb->acc.results[k].reply = std::move(x);
+          done_one();
+        },
+        [pb, k, done_one](caf::error& err) {
+          pb->acc.results[k].error = std::move(err);
+          done_one();
+        });
+  };
+  // Both lists are in batch order; per receiver the order is what counts.
+  for (auto& x : to_users)
+    ask(x.first, x.second);
+  for (auto& x : to_shards)
+    ask(x.first, x.second);
+  return pb->rp;
 }
 
 caf::error not_found(const std::string& aor) {
@@ -246,7 +615,8 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
     // other exit loses that user's state, which must not go unnoticed.
     auto& users = self->state.users;
     for (auto i = users.begin(); i != users.end(); ++i) {
-      if (i->second.actor && i->second.actor.address() == dm.source) {
+      auto& a = i->second.active;
+      if (a && a->actor.address() == dm.source) {
         if (dm.reason)
           caf::aout(self) << "regcore: user actor for " << i->first
                           << " died: " << self->system().render(dm.reason)
@@ -267,6 +637,7 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
         },
         not_found);
     },
+    [=](register_batch_request& batch) { return register_batch(self, batch); },
     [=](lookup_request& req) -> caf::result<register_reply> {
       return route<register_reply>(
         self, req, req.aor, false,
@@ -378,34 +749,32 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
                    });
     },
     // -- time ---------------------------------------------------------------------
-    [=](expiry_due& due) {
-      auto& st = self->state;
-      auto now = now_of(self);
-      for (auto& e : due.entries) {
-        auto i = st.users.find(e.key);
-        if (i == st.users.end() || !i->second.logic)
-          continue; // gone, or active (its actor keeps its own deadlines)
-        consume_wakeup(e.deadline, i->second.scheduled);
-        auto fx = self->state.refs->make_effects();
-        i->second.logic->expire(now, cfg(), fx);
-        after_passive(self, i, std::move(fx));
-      }
+    [=](expiry_due&) {
+      // The entries are wake-ups of this shard's buckets; whatever is due
+      // now is expired (a stale wake-up finds nothing).
+      expire_due(self);
     },
     // -- directory ----------------------------------------------------------------
     [=](find_user_request& req) -> caf::result<std::string> {
-      auto& idx = self->state.index;
-      auto i = idx.find(core::binding_key(req.contact_uri));
-      if (i == idx.end())
+      auto key = core::binding_key(req.contact_uri);
+      auto candidates = self->state.index.candidates(core::stable_hash(key));
+      if (candidates.empty())
         return core::make_caf_error(core::errc::contact_not_found,
                                     "No user has contact " + req.contact_uri);
-      return i->second;
+      auto v = std::make_shared<verification>();
+      v->key = std::move(key);
+      v->contact_uri = std::move(req.contact_uri);
+      v->candidates = std::move(candidates);
+      v->rp = self->make_response_promise<std::string>();
+      verify_next(self, v);
+      return v->rp;
     },
     [=](list_users_request& req) -> user_list {
       user_list result;
       for (auto& kvp : self->state.users) {
         auto& s = kvp.second;
-        if (s.logic ? s.logic->registered() : s.registered)
-          result.users.push_back(kvp.first);
+        if (s.passive() ? s.logic.registered() : s.active->registered)
+          result.users.emplace_back(kvp.first);
       }
       std::sort(result.users.begin(), result.users.end());
       if (req.limit > 0 && result.users.size() > req.limit)
@@ -420,11 +789,11 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       std::vector<user_actor> active;
       for (auto& kvp : st.users) {
         auto& s = kvp.second;
-        if (s.logic) {
-          here.items.push_back(s.logic->get_presence(now));
+        if (s.passive()) {
+          here.items.push_back(s.logic.get_presence(now));
         } else {
-          ++s.forwarded; // the user counts this request as handled
-          active.push_back(s.actor);
+          ++s.active->forwarded; // the user counts this request as handled
+          active.push_back(s.active->actor);
         }
       }
       if (active.empty())
@@ -459,10 +828,10 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
     [=](flush_atom) { flush(self); },
     [=](user_status& x) {
       auto& users = self->state.users;
-      auto i = users.find(x.aor);
-      if (i == users.end() || !i->second.actor)
+      auto i = users.find(std::string_view{x.aor});
+      if (i == users.end() || i->second.passive())
         return;
-      auto& s = i->second;
+      auto& s = *i->second.active;
       s.registered = x.registered;
       s.has_presence = x.has_presence;
       if (x.empty && x.handled == s.forwarded) {
@@ -478,9 +847,9 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       result.users = st.users.size();
       for (auto& kvp : st.users) {
         auto& s = kvp.second;
-        if (s.actor)
+        if (!s.passive())
           ++result.active;
-        if (s.logic ? s.logic->registered() : s.registered)
+        if (s.passive() ? s.logic.registered() : s.active->registered)
           ++result.registered;
       }
       result.index_entries = st.index.size();

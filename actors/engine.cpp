@@ -29,10 +29,12 @@ using front_self = service_actor::stateful_pointer<front_state>;
 /// Delegates a per-user request to the shard owning its (canonical) AOR.
 template <class Reply, class Request>
 caf::result<Reply> to_shard(front_self self, Request& req, std::string& aor) {
-  auto canonical = core::canonical_aor(aor);
-  if (!canonical)
-    return messages::to_caf_error(canonical.err());
-  aor = std::move(*canonical);
+  if (!core::is_canonical_aor(aor)) {
+    auto canonical = core::canonical_aor(aor);
+    if (!canonical)
+      return messages::to_caf_error(canonical.err());
+    aor = std::move(*canonical);
+  }
   return self->delegate(self->state.refs->shard_for(aor), std::move(req));
 }
 
@@ -62,6 +64,69 @@ caf::result<Reply> fan_out(front_self self, Request req, Merge merge,
   return rp;
 }
 
+/// Splits a register batch by owning shard (canonical AORs), sends one
+/// sub-batch per shard and puts the results back in request order.
+caf::result<register_batch_reply> split_batch(front_self self,
+                                              register_batch_request& batch) {
+  auto& shards = self->state.refs->shards;
+  auto n = batch.requests.size();
+  auto nshards = static_cast<uint32_t>(shards.size());
+  register_batch_reply acc;
+  acc.results.resize(n);
+  std::vector<register_batch_request> parts(shards.size());
+  std::vector<std::vector<size_t>> where(shards.size());
+  for (size_t k = 0; k < n; ++k) {
+    auto& req = batch.requests[k];
+    if (!core::is_canonical_aor(req.aor)) {
+      auto canonical = core::canonical_aor(req.aor);
+      if (!canonical) {
+        acc.results[k].error = messages::to_caf_error(canonical.err());
+        continue;
+      }
+      req.aor = std::move(*canonical);
+    }
+    auto s = core::shard_of(req.aor, nshards);
+    parts[s].requests.push_back(std::move(req));
+    where[s].push_back(k);
+  }
+  size_t used = 0;
+  for (auto& p : parts)
+    used += p.requests.empty() ? 0 : 1;
+  if (used == 0)
+    return acc;
+  struct pending_batch {
+    register_batch_reply acc;
+    std::vector<std::vector<size_t>> where;
+    size_t pending;
+    caf::typed_response_promise<register_batch_reply> rp;
+  };
+  auto pb = std::make_shared<pending_batch>();
+  pb->acc = std::move(acc);
+  pb->where = std::move(where);
+  pb->pending = used;
+  pb->rp = self->make_response_promise<register_batch_reply>();
+  for (size_t s = 0; s < parts.size(); ++s) {
+    if (parts[s].requests.empty())
+      continue;
+    self->request(shards[s], caf::infinite, std::move(parts[s]))
+      .then(
+        [pb, s](register_batch_reply& x) {
+          auto& idx = pb->where[s];
+          for (size_t j = 0; j < idx.size() && j < x.results.size(); ++j)
+            pb->acc.results[idx[j]] = std::move(x.results[j]);
+          if (--pb->pending == 0)
+            pb->rp.deliver(std::move(pb->acc));
+        },
+        [pb, s](caf::error& err) {
+          for (auto k : pb->where[s])
+            pb->acc.results[k].error = err;
+          if (--pb->pending == 0)
+            pb->rp.deliver(std::move(pb->acc));
+        });
+  }
+  return pb->rp;
+}
+
 service_actor::behavior_type front(front_self self,
                                    std::shared_ptr<const engine_refs> refs,
                                    subscription_supervisor_actor subs) {
@@ -71,6 +136,7 @@ service_actor::behavior_type front(front_self self,
     [=](register_request& req) {
       return to_shard<register_reply>(self, req, req.aor);
     },
+    [=](register_batch_request& batch) { return split_batch(self, batch); },
     [=](lookup_request& req) {
       return to_shard<register_reply>(self, req, req.aor);
     },

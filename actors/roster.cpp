@@ -23,19 +23,23 @@ struct roster_state {
 
 using roster_self = roster_actor::stateful_pointer<roster_state>;
 
-void apply(roster_self self, const roster_update& x) {
+void apply(roster_self self, roster_update& x) {
   auto& st = self->state;
   auto domain = std::string{core::aor_domain(x.aor)};
+  bool notify = st.interest
+                && (st.interest->load(std::memory_order_relaxed)
+                    & event_bit(event_kind::buddy_list_updated));
+  std::string member = notify ? x.aor : std::string{};
   auto& members = st.domains[domain];
-  bool changed = x.joined ? members.insert(x.aor).second : members.erase(x.aor) > 0;
+  // A join moves the AOR into the set (the update is ours to consume).
+  bool changed = x.joined ? members.insert(std::move(x.aor)).second
+                          : members.erase(x.aor) > 0;
   if (members.empty())
     st.domains.erase(domain);
-  if (changed && st.interest
-      && (st.interest->load(std::memory_order_relaxed)
-          & event_bit(event_kind::buddy_list_updated))) {
+  if (changed && notify) {
     buddy_list_updated_event ev;
     ev.domain = std::move(domain);
-    ev.member = x.aor;
+    ev.member = std::move(member);
     ev.joined = x.joined;
     self->send(st.bus, make_event(std::move(ev)));
   }

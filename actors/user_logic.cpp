@@ -29,17 +29,10 @@ core::result<uint32_t> clamp_expires(std::optional<uint32_t> requested,
   return std::min(x, max);
 }
 
-core::register_request to_core(const register_request& x,
-                               const std::string& aor) {
-  core::register_request r = x; // the core part of the message
-  r.aor = aor;
-  return r;
-}
-
 /// The contacts of a reply: lookup order, `expires` = seconds left.
 std::vector<core::contact_info>
 listed(const std::vector<core::contact_info>& bindings, core::time_point now) {
-  auto xs = core::lookup_order(bindings);
+  auto xs = core::lookup_order(bindings); // one copy
   for (auto& c : xs)
     c.expires = core::remaining_seconds(c.expires_at, now);
   return xs;
@@ -106,25 +99,46 @@ core::result<register_reply> user_logic::on_register(const register_request& req
                                                      const engine_config& cfg,
                                                      core::time_point now,
                                                      user_effects& fx) {
-  auto res = core::apply_register(bindings_, to_core(req, aor_),
-                                  cfg.registration, now);
+  // The message is a core::register_request; its AOR is ours once the host
+  // canonicalised it (always, on the shard's path), so no copy is needed.
+  const core::register_request* creq = &req;
+  std::optional<core::register_request> with_our_aor;
+  if (req.aor != aor_) {
+    with_our_aor = req;
+    with_our_aor->aor = aor_;
+    creq = &*with_our_aor;
+  }
+  // Events are built only when somebody subscribed to their kind (and the
+  // outcome's copies of new and refreshed bindings only for them); the
+  // outcome's contacts are not needed afterwards, so they move.
+  auto detail = fx.wants(event_kind::user_registered)
+                    || fx.wants(event_kind::contact_refreshed)
+                  ? core::outcome_detail::full
+                  : core::outcome_detail::keys_only;
+  auto res = core::apply_register(bindings_, *creq, cfg.registration, now, detail);
   if (!res)
     return std::move(res).err();
   auto& out = *res;
   bool was_registered = registered();
-  for (auto& c : out.added) {
-    fx.emit(user_registered_event{aor_, c});
-    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, true});
+  for (size_t i = 0; i < out.added_keys.size(); ++i) {
+    fx.index.push_back(index_update{std::move(out.added_keys[i]), aor_, true});
+    if (fx.wants(event_kind::user_registered))
+      fx.emit(user_registered_event{aor_, std::move(out.added[i])});
   }
-  for (auto& c : out.refreshed)
-    fx.emit(contact_refreshed_event{aor_, c});
-  for (auto& c : out.removed) {
-    fx.emit(contact_removed_event{aor_, c, removal_cause::unregistered});
-    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+  if (fx.wants(event_kind::contact_refreshed))
+    for (auto& c : out.refreshed)
+      fx.emit(contact_refreshed_event{aor_, std::move(c)});
+  for (size_t i = 0; i < out.removed.size(); ++i) {
+    if (fx.wants(event_kind::contact_removed))
+      fx.emit(contact_removed_event{aor_, std::move(out.removed[i]),
+                                    removal_cause::unregistered});
+    fx.index.push_back(index_update{std::move(out.removed_keys[i]), aor_, false});
   }
-  for (auto& c : out.replaced) {
-    fx.emit(contact_removed_event{aor_, c, removal_cause::replaced});
-    fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+  for (size_t i = 0; i < out.replaced.size(); ++i) {
+    if (fx.wants(event_kind::contact_removed))
+      fx.emit(contact_removed_event{aor_, std::move(out.replaced[i]),
+                                    removal_cause::replaced});
+    fx.index.push_back(index_update{std::move(out.replaced_keys[i]), aor_, false});
   }
   bindings_ = std::move(out.bindings);
   if (!req.contacts.empty() || req.wildcard)
@@ -501,8 +515,9 @@ void user_logic::expire(core::time_point now, const engine_config&,
   if (!bindings_.empty()) {
     auto gone = core::expire_bindings(bindings_, now);
     for (auto& c : gone) {
-      fx.emit(contact_removed_event{aor_, c, removal_cause::expired});
       fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+      if (fx.wants(event_kind::contact_removed))
+        fx.emit(contact_removed_event{aor_, std::move(c), removal_cause::expired});
     }
     if (!gone.empty() && bindings_.empty()) {
       fx.emit(registration_expired_event{aor_});

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "actors/engine.hpp"
+#include "core/hash.hpp"
 #include "messages/types.hpp"
 
 #include <caf/all.hpp>
@@ -96,7 +97,101 @@ size_t run_registrations(caf::actor_system& sys, actors::engine& eng,
   return errors;
 }
 
+/// Sends registrations first..first+n-1 as register_batch requests of up to
+/// `batch` registrations, each for one shard (grouped with shard_for, as a
+/// bulk client such as a SIP transport would), with at most `window`
+/// batches outstanding; reports the errors when all are answered.
+caf::behavior batch_driver(caf::event_based_actor* self,
+                           std::shared_ptr<const actors::engine_refs> refs,
+                           size_t first, size_t n, size_t batch, size_t window,
+                           caf::actor done_to) {
+  struct state {
+    size_t next = 0;
+    size_t answered = 0;
+    size_t errors = 0;
+    size_t outstanding = 0;
+    std::vector<register_batch_request> fill; // one per shard
+  };
+  auto st = std::make_shared<state>();
+  st->next = first;
+  st->fill.resize(refs->shards.size());
+  auto end = first + n;
+  auto pump = std::make_shared<std::function<void()>>();
+  *pump = [=] {
+    while (st->outstanding < window) {
+      // Fill the shards' batches until one is full (or the users run out,
+      // then send what is left).
+      size_t ready = st->fill.size();
+      while (st->next < end && ready == st->fill.size()) {
+        auto req = make_register(st->next++);
+        auto s = core::shard_of(req.aor, static_cast<uint32_t>(st->fill.size()));
+        st->fill[s].requests.push_back(std::move(req));
+        if (st->fill[s].requests.size() >= batch)
+          ready = s;
+      }
+      if (ready == st->fill.size())
+        for (size_t s = 0; s < st->fill.size() && ready == st->fill.size(); ++s)
+          if (!st->fill[s].requests.empty())
+            ready = s;
+      if (ready == st->fill.size())
+        return;
+      auto msg = std::move(st->fill[ready]);
+      st->fill[ready] = register_batch_request{};
+      ++st->outstanding;
+      self->request(refs->shards[ready], caf::infinite, std::move(msg))
+        .then(
+          [=](register_batch_reply& r) {
+            --st->outstanding;
+            for (auto& x : r.results)
+              if (x.error)
+                ++st->errors;
+            st->answered += r.results.size();
+            if (st->answered == n)
+              self->send(done_to, st->errors);
+            else
+              (*pump)();
+          },
+          [=](caf::error&) {
+            --st->outstanding;
+            st->errors += batch; // not exact, but non-zero is what counts
+            self->send(done_to, st->errors);
+          });
+    }
+  };
+  (*pump)();
+  return {[](caf::ok_atom) {}};
+}
+
 } // namespace
+
+/// New users registering through register_batch (1 contact each),
+/// `range(0)` per iteration, batches of `range(1)`, 1 client, 4 shards.
+static void BM_engine_register_batch(benchmark::State& state) {
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  actors::engine_config ecfg;
+  ecfg.shards = 4;
+  auto eng = actors::spawn_engine(sys, ecfg);
+  auto n = static_cast<size_t>(state.range(0));
+  auto batch = static_cast<size_t>(state.range(1));
+  size_t first = 0;
+  size_t errors = 0;
+  for (auto _ : state) {
+    caf::scoped_actor self{sys};
+    self->spawn(batch_driver, eng.refs, first, n, batch, size_t{16},
+                caf::actor_cast<caf::actor>(self));
+    self->receive([&](size_t e) { errors += e; });
+    first += n;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+  state.counters["errors"] = static_cast<double>(errors);
+  eng.shutdown();
+}
+BENCHMARK(BM_engine_register_batch)
+  ->Args({100000, 16})
+  ->Args({100000, 64})
+  ->Unit(benchmark::kMillisecond)
+  ->UseRealTime();
 
 /// New users registering (1 contact each), `range(0)` per iteration, from
 /// `range(1)` concurrent clients.

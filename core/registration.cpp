@@ -22,8 +22,9 @@ const char* to_string(register_kind x) noexcept {
 namespace {
 
 /// The binding `c` designates in `bindings` (RFC 5626 §6 first, then URI
-/// equality), or npos.
+/// equality), or npos. `keys[i]` is binding_key(bindings[i].uri).
 size_t find_binding(const std::vector<contact_info>& bindings,
+                    const std::vector<std::string>& keys,
                     const register_contact& c, const std::string& key) {
   for (size_t i = 0; i < bindings.size(); ++i) {
     auto& b = bindings[i];
@@ -32,7 +33,7 @@ size_t find_binding(const std::vector<contact_info>& bindings,
         return i;
       continue;
     }
-    if (b.instance_id.empty() && binding_key(b.uri) == key)
+    if (b.instance_id.empty() && keys[i] == key)
       return i;
   }
   return static_cast<size_t>(-1);
@@ -48,13 +49,37 @@ error order_error() {
   return make_error(errc::out_of_order, "Out of order CSeq");
 }
 
+/// Sets every field of binding `b` from contact `c` of `req`.
+void fill_binding(contact_info& b, const register_contact& c,
+                  const register_request& req, uint32_t expires, time_point now) {
+  b.uri = c.uri;
+  b.instance_id = c.instance_id;
+  b.reg_id = c.reg_id;
+  b.transport_type = req.transport_type;
+  b.user_agent = req.user_agent;
+  b.expires = expires;
+  b.expires_at = now + seconds{expires};
+  b.q = c.q.value_or(q_max);
+  b.received = req.received;
+  b.path = req.path;
+  b.call_id = req.call_id;
+  b.cseq = req.cseq;
+  b.updated_at = now;
+}
+
 } // namespace
 
 result<register_outcome> apply_register(const std::vector<contact_info>& current,
                                         const register_request& req,
                                         const registration_policy& policy,
-                                        time_point now) {
+                                        time_point now, outcome_detail detail) {
+  bool copies = detail == outcome_detail::full;
   register_outcome out;
+  // binding_key() of every current binding, computed once.
+  std::vector<std::string> current_keys;
+  current_keys.reserve(current.size());
+  for (auto& b : current)
+    current_keys.push_back(binding_key(b.uri));
   // -- `*` (step 6) -----------------------------------------------------------
   if (req.wildcard) {
     if (!req.contacts.empty())
@@ -66,6 +91,7 @@ result<register_outcome> apply_register(const std::vector<contact_info>& current
         return order_error();
     out.kind = register_kind::removed_all;
     out.removed = current;
+    out.removed_keys = std::move(current_keys);
     return out;
   }
   // -- validate every contact before changing anything --------------------------
@@ -79,7 +105,8 @@ result<register_outcome> apply_register(const std::vector<contact_info>& current
   for (auto& c : req.contacts) {
     if (c.uri.empty())
       return make_error(errc::bad_uri, "Empty Contact URI");
-    if (auto uri = parse_sip_uri(c.uri); !uri)
+    auto uri = parse_sip_uri(c.uri);
+    if (!uri)
       return make_error(errc::bad_uri, "Malformed Contact URI: "
                                          + std::string{uri.err().phrase()});
     if (c.q && *c.q > q_max)
@@ -90,54 +117,52 @@ result<register_outcome> apply_register(const std::vector<contact_info>& current
       return make_error(errc::interval_too_brief, "Interval Too Brief",
                         policy.min_expires);
     expires = std::min(expires, policy.max_expires);
-    plans.push_back(plan{&c, binding_key(c.uri), expires});
+    // A URI that parses has no name-addr around it, so this is
+    // binding_key(c.uri) without a second parse.
+    plans.push_back(plan{&c, binding_key(*uri), expires});
   }
   // -- apply to a working copy ---------------------------------------------------
   auto next = current;
+  auto next_keys = current_keys;
   std::vector<bool> touched(next.size(), false);
   bool any_add = false, any_refresh = false, any_remove = false;
   for (auto& p : plans) {
     auto& c = *p.c;
-    auto i = find_binding(next, c, p.key);
+    auto i = find_binding(next, next_keys, c, p.key);
     bool found = i != static_cast<size_t>(-1);
     if (found && !touched[i] && out_of_order(next[i], req))
       return order_error();
     if (p.expires == 0) {
       any_remove = true; // harmless when unknown (nothing to remove)
       if (found) {
-        out.removed.push_back(next[i]);
-        next.erase(next.begin() + static_cast<std::ptrdiff_t>(i));
-        touched.erase(touched.begin() + static_cast<std::ptrdiff_t>(i));
+        auto at = static_cast<std::ptrdiff_t>(i);
+        out.removed.push_back(std::move(next[i]));
+        out.removed_keys.push_back(std::move(next_keys[i]));
+        next.erase(next.begin() + at);
+        next_keys.erase(next_keys.begin() + at);
+        touched.erase(touched.begin() + at);
       }
       continue;
     }
-    contact_info b;
-    if (found)
-      b = next[i];
-    bool new_uri = !found || binding_key(b.uri) != p.key;
-    if (found && new_uri && !touched[i])
-      out.replaced.push_back(b); // RFC 5626: same instance, new contact
-    b.uri = c.uri;
-    b.instance_id = c.instance_id;
-    b.reg_id = c.reg_id;
-    b.transport_type = req.transport_type;
-    b.user_agent = req.user_agent;
-    b.expires = p.expires;
-    b.expires_at = now + seconds{p.expires};
-    b.q = c.q.value_or(q_max);
-    b.received = req.received;
-    b.path = req.path;
-    b.call_id = req.call_id;
-    b.cseq = req.cseq;
-    b.updated_at = now;
     if (found) {
-      next[i] = b;
+      bool new_uri = next_keys[i] != p.key;
+      if (new_uri && !touched[i]) {
+        // RFC 5626: same instance, new contact.
+        out.replaced.push_back(next[i]);
+        out.replaced_keys.push_back(next_keys[i]);
+      }
+      fill_binding(next[i], c, req, p.expires, now);
+      next_keys[i] = std::move(p.key);
       touched[i] = true;
+      (new_uri ? any_add : any_refresh) = true;
     } else {
-      next.push_back(b);
+      contact_info b;
+      fill_binding(b, c, req, p.expires, now);
+      next.push_back(std::move(b));
+      next_keys.push_back(std::move(p.key));
       touched.push_back(true);
+      any_add = true;
     }
-    (new_uri ? any_add : any_refresh) = true;
   }
   // -- limit (after the request, only if it grew) ---------------------------------
   if (next.size() > policy.max_contacts && next.size() > current.size())
@@ -150,11 +175,20 @@ result<register_outcome> apply_register(const std::vector<contact_info>& current
     if (!touched[i])
       continue;
     auto& b = next[i];
-    bool existed = std::any_of(current.begin(), current.end(), [&](const contact_info& x) {
-      return binding_key(x.uri) == binding_key(b.uri) && x.instance_id == b.instance_id
-             && x.reg_id == b.reg_id;
-    });
-    (existed ? out.refreshed : out.added).push_back(b);
+    bool existed = false;
+    for (size_t j = 0; j < current.size() && !existed; ++j) {
+      auto& x = current[j];
+      existed = current_keys[j] == next_keys[i] && x.instance_id == b.instance_id
+                && x.reg_id == b.reg_id;
+    }
+    if (existed) {
+      if (copies)
+        out.refreshed.push_back(b);
+    } else {
+      if (copies)
+        out.added.push_back(b);
+      out.added_keys.push_back(std::move(next_keys[i])); // not needed after
+    }
   }
   int kinds = int{any_add} + int{any_refresh} + int{any_remove};
   if (kinds == 0)
@@ -190,6 +224,8 @@ std::optional<time_point> next_deadline(const std::vector<contact_info>& binding
 }
 
 std::vector<contact_info> lookup_order(std::vector<contact_info> bindings) {
+  if (bindings.size() < 2)
+    return bindings; // stable_sort would still allocate its buffer
   std::stable_sort(bindings.begin(), bindings.end(),
                    [](const contact_info& x, const contact_info& y) {
                      if (x.q != y.q)

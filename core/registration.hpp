@@ -59,6 +59,16 @@ enum class register_kind : uint8_t { added, refreshed, removed, removed_all, que
 
 const char* to_string(register_kind x) noexcept;
 
+/// How much of a register_outcome apply_register fills in.
+enum class outcome_detail : uint8_t {
+  /// Everything.
+  full,
+  /// Everything except copies of the added and refreshed bindings (`added`
+  /// and `refreshed` stay empty; `added_keys` is filled as always): for
+  /// callers that need only the keys, e.g. when nobody wants the events.
+  keys_only,
+};
+
 /// The result of apply_register.
 struct register_outcome {
   register_kind kind = register_kind::queried;
@@ -71,6 +81,11 @@ struct register_outcome {
   /// Bindings replaced by a new one with the same +sip.instance / reg-id
   /// but another URI (RFC 5626 §6); the new one is in `added`.
   std::vector<contact_info> replaced;
+  /// binding_key() of each entry of added, removed and replaced, same
+  /// order (the reverse index needs them; computed once here).
+  std::vector<std::string> added_keys;
+  std::vector<std::string> removed_keys;
+  std::vector<std::string> replaced_keys;
   /// The complete binding set after the request.
   std::vector<contact_info> bindings;
 };
@@ -91,10 +106,12 @@ struct register_outcome {
 /// - Expires 0 for an unknown contact is harmless; a contact listed twice in
 ///   one request: the last entry wins.
 /// - no Contact: a query; nothing changes.
+/// `detail` selects what the outcome carries (outcome_detail).
 result<register_outcome> apply_register(const std::vector<contact_info>& current,
                                         const register_request& req,
                                         const registration_policy& policy,
-                                        time_point now);
+                                        time_point now,
+                                        outcome_detail detail = outcome_detail::full);
 
 /// Removes and returns the bindings whose expiry is at or before `now`.
 std::vector<contact_info> expire_bindings(std::vector<contact_info>& bindings,

@@ -418,6 +418,32 @@ result<std::string> canonical_aor(std::string_view text) {
   return key;
 }
 
+bool is_canonical_aor(std::string_view text) noexcept {
+  // Exactly the strings canonical_aor() maps to themselves without
+  // changing anything: lower-case scheme, nothing to trim or unwrap, a user
+  // without escapes or password (unescape() leaves it as it is), one '@'
+  // (the host part may not hold another), a valid host already in lower
+  // case, and no port, parameters or headers to re-render.
+  std::string_view rest;
+  if (text.substr(0, 4) == "sip:")
+    rest = text.substr(4);
+  else if (text.substr(0, 5) == "sips:")
+    rest = text.substr(5);
+  else
+    return false;
+  auto at = rest.find('@');
+  if (at == 0 || at == std::string_view::npos)
+    return false;
+  for (auto c : rest.substr(0, at))
+    if (!is_user_char(c))
+      return false;
+  auto host = rest.substr(at + 1);
+  for (auto c : host)
+    if (c >= 'A' && c <= 'Z')
+      return false;
+  return valid_hostname(host);
+}
+
 std::string_view aor_domain(std::string_view aor) noexcept {
   auto at = aor.rfind('@');
   return at == std::string_view::npos ? std::string_view{} : aor.substr(at + 1);

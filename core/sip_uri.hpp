@@ -71,6 +71,13 @@ bool uri_equal(const sip_uri& x, const sip_uri& y);
 ///   canonical_aor("SIP:Alice@EXAMPLE.COM;transport=tcp") == "sip:Alice@example.com"
 result<std::string> canonical_aor(std::string_view text);
 
+/// True when `text` is already a canonical AOR key in its simplest form,
+/// checked without parsing or allocating: "sip:" or "sips:", a non-empty
+/// user of unescaped user characters, '@', a lower-case hostname, no port,
+/// parameters or headers. Then canonical_aor(text) == text; false says
+/// nothing (call canonical_aor()).
+bool is_canonical_aor(std::string_view text) noexcept;
+
 /// The domain (host[:port]) of a canonical AOR key; empty when it has none.
 std::string_view aor_domain(std::string_view aor) noexcept;
 

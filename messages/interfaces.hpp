@@ -62,6 +62,7 @@ using user_actor = caf::typed_actor<
 /// A directory shard (actors/directory_shard.hpp): owns the users whose AOR
 /// hashes to it, the reverse-index entries whose contact hashes to it.
 using directory_shard_actor = user_actor::extend<
+  caf::replies_to<register_batch_request>::with<register_batch_reply>,
   caf::replies_to<find_user_request>::with<std::string>,
   caf::replies_to<list_users_request>::with<user_list>,
   caf::replies_to<get_all_presence_request>::with<presence_list>,
@@ -82,6 +83,7 @@ using subscription_supervisor_actor = caf::typed_actor<
 /// subscriptions to the supervisor, aggregates fan out over all shards.
 using service_actor = caf::typed_actor<
   caf::replies_to<register_request>::with<register_reply>,
+  caf::replies_to<register_batch_request>::with<register_batch_reply>,
   caf::replies_to<lookup_request>::with<register_reply>,
   caf::replies_to<find_user_request>::with<std::string>,
   caf::replies_to<list_users_request>::with<user_list>,

@@ -15,6 +15,8 @@
 #include "messages/core_inspect.hpp"
 #include "messages/inspect_macro.hpp"
 
+#include <caf/error.hpp>
+
 namespace regcore {
 
 /// One Contact of a REGISTER (RFC 3261 §10.2.1, RFC 5626 §4.2): uri, the
@@ -76,6 +78,30 @@ struct user_list {
   std::vector<std::string> users;
 };
 
+/// register_batch: many register_requests in one message, for bulk clients
+/// (a SIP transport that read several REGISTERs at once, a load generator).
+/// Each request is handled exactly as if it had been sent alone, in order;
+/// the reply has one result per request, in the same order. A directory
+/// shard takes any batch but is fastest with its own users
+/// (engine_refs::shard_for): it forwards the others to their shard. The
+/// service front takes any mix and splits it by shard.
+struct register_batch_request {
+  std::vector<register_request> requests;
+};
+
+/// The outcome of one request of a batch: `error` is empty on success and
+/// then `reply` is what the register_request alone would have answered;
+/// otherwise `error` is the error it would have got.
+struct register_result {
+  register_reply reply;
+  caf::error error;
+};
+
+/// Reply to register_batch_request: results[i] answers requests[i].
+struct register_batch_reply {
+  std::vector<register_result> results;
+};
+
 REGCORE_INSPECT(register_request, x.aor, x.contacts, x.wildcard,
                 messages::opt(x.expires), x.call_id, x.cseq, x.path,
                 x.received, x.transport_type, x.user_agent, x.presence_enabled)
@@ -84,6 +110,9 @@ REGCORE_INSPECT(lookup_request, x.aor)
 REGCORE_INSPECT(find_user_request, x.contact_uri)
 REGCORE_INSPECT(list_users_request, x.limit)
 REGCORE_INSPECT(user_list, x.users)
+REGCORE_INSPECT(register_batch_request, x.requests)
+REGCORE_INSPECT(register_result, x.reply, x.error)
+REGCORE_INSPECT(register_batch_reply, x.results)
 
 } // namespace regcore
 

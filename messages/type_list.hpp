@@ -31,6 +31,9 @@
   X(contact_request, contact_request) \
   X(register_request, register_request) \
   X(register_reply, register_reply) \
+  X(register_batch_request, register_batch_request) \
+  X(register_result, register_result) \
+  X(register_batch_reply, register_batch_reply) \
   X(lookup_request, lookup_request) \
   X(find_user_request, find_user_request) \
   X(list_users_request, list_users_request) \

@@ -236,6 +236,43 @@ CAF_TEST(sip edge messages survive the binary serializer) {
   CAF_CHECK_EQUAL(closed.connection, 7u);
 }
 
+CAF_TEST(register batches survive the binary serializer) {
+  register_batch_request b;
+  register_request r;
+  r.aor = "sip:alice@example.com";
+  r.contacts.push_back(contact_request{"sip:alice@192.0.2.4", 600, 500, {}, 0});
+  r.call_id = "cid";
+  r.cseq = 3;
+  b.requests = {r, r};
+  b.requests[1].aor = "sip:bob@example.com";
+  auto b2 = roundtrip(b);
+  CAF_REQUIRE_EQUAL(b2.requests.size(), 2u);
+  CAF_CHECK_EQUAL(b2.requests[0].aor, "sip:alice@example.com");
+  CAF_CHECK_EQUAL(b2.requests[1].aor, "sip:bob@example.com");
+  CAF_REQUIRE_EQUAL(b2.requests[1].contacts.size(), 1u);
+  CAF_CHECK_EQUAL(*b2.requests[1].contacts[0].q, 500u);
+  CAF_CHECK_EQUAL(b2.requests[0].call_id, "cid");
+  register_batch_reply rep;
+  register_result ok;
+  ok.reply.aor = "sip:alice@example.com";
+  ok.reply.outcome = register_outcome::added;
+  core::contact_info c;
+  c.uri = "sip:alice@192.0.2.4";
+  c.expires = 600;
+  ok.reply.bindings.push_back(c);
+  register_result bad;
+  bad.error = core::make_caf_error(core::errc::interval_too_brief, "Interval Too Brief", 60);
+  rep.results = {ok, bad};
+  auto rep2 = roundtrip(rep);
+  CAF_REQUIRE_EQUAL(rep2.results.size(), 2u);
+  CAF_CHECK(!rep2.results[0].error);
+  CAF_CHECK(rep2.results[0].reply.outcome == register_outcome::added);
+  CAF_REQUIRE_EQUAL(rep2.results[0].reply.bindings.size(), 1u);
+  CAF_CHECK_EQUAL(rep2.results[0].reply.bindings[0].uri, "sip:alice@192.0.2.4");
+  CAF_CHECK(messages::is(rep2.results[1].error, core::errc::interval_too_brief));
+  CAF_CHECK_EQUAL(messages::from_caf_error(rep2.results[1].error).value, 60u);
+}
+
 CAF_TEST(every registered message type crosses the wire by its name) {
   // What a remote node does: the message is serialized with its type names
   // and rebuilt from them, so every type must be registered and inspectable.
