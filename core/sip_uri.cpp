@@ -408,7 +408,10 @@ result<std::string> canonical_aor(std::string_view text) {
   key.reserve(uri->user.size() + uri->host.size() + 12);
   key += uri->scheme();
   key += ':';
-  key += uri->user;
+  // Escapes of user characters are gone (RFC 3261 §19.1.4: "%62ob" is
+  // "bob"); anything else is escaped again, so the key is itself a valid URI
+  // and canonical_aor(key) == key ("a%2541" stays "a%2541", not "aA").
+  escape_into(key, uri->user, user_char_fn);
   key += '@';
   key += to_lower(uri->host);
   if (uri->port) {

@@ -128,6 +128,15 @@ CAF_TEST(canonical aors) {
   CAF_CHECK_EQUAL(aor("<sip:bob@example.org;user=phone>"), "sip:bob@example.org");
   CAF_CHECK_EQUAL(aor("sip:%62ob@example.org"), "sip:bob@example.org");
   CAF_CHECK_EQUAL(aor("sips:bob@example.org"), "sips:bob@example.org");
+  // Escapes of other characters stay escaped (upper-case hex), so a key is
+  // its own canonical form: canonicalising twice changes nothing.
+  CAF_CHECK_EQUAL(aor("sip:a%2541@x.org"), "sip:a%2541@x.org");
+  CAF_CHECK_EQUAL(aor(aor("sip:a%2541@x.org")), "sip:a%2541@x.org");
+  CAF_CHECK_EQUAL(aor("sip:a%20b@x.org"), "sip:a%20b@x.org");
+  CAF_CHECK_EQUAL(aor("sip:a%3cb%3E@x.org"), "sip:a%3Cb%3E@x.org");
+  for (auto x : {"sip:a%2541@x.org", "sip:%62ob@example.org", "sip:a%20b@x.org",
+                 "SIP:Alice@EXAMPLE.COM;transport=tcp"})
+    CAF_CHECK_EQUAL(aor(aor(x)), aor(x));
   CAF_CHECK_EQUAL(aor("sip:bob@example.org:5080"), "sip:bob@example.org:5080");
   CAF_CHECK_EQUAL(aor("sip:bob@[2001:DB8::1]"), "sip:bob@[2001:db8::1]");
   CAF_CHECK_EQUAL(aor("  sip:bob@example.org  "), "sip:bob@example.org");
