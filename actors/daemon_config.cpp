@@ -354,6 +354,10 @@ bool read_config(reader& r, const json& doc, daemon_config& c) {
   reader::table limits{
       {"max_message_size", r.u32_key(c.limits.max_message_size)},
   };
+  reader::table persistence{
+      {"durability", r.string_key(c.persistence.durability)},
+      {"data_dir", r.string_key(c.persistence.data_dir)},
+  };
   auto sub = [&r](const reader::table& t) {
     return [&r, &t](const json& x, const std::string& p) {
       return r.object(x, p, t);
@@ -390,6 +394,7 @@ bool read_config(reader& r, const json& doc, daemon_config& c) {
        }},
       {"shutdown", sub(shutdown)},
       {"limits", sub(limits)},
+      {"persistence", sub(persistence)},
   };
   return r.object(doc, "", top);
 }
@@ -697,7 +702,9 @@ bool operator==(const daemon_config& x, const daemon_config& y) noexcept {
                 == y.notify.end_subscription_on_failure
          && x.shutdown.terminate_subscriptions
                 == y.shutdown.terminate_subscriptions
-         && x.limits.max_message_size == y.limits.max_message_size;
+         && x.limits.max_message_size == y.limits.max_message_size
+         && x.persistence.durability == y.persistence.durability
+         && x.persistence.data_dir == y.persistence.data_dir;
 }
 
 const std::vector<std::string>& log_level_names() {
@@ -778,6 +785,15 @@ core::result<void> validate(const daemon_config& c) {
   if (c.server_name.empty() || has_control(c.server_name))
     return key_error("server_name",
                      "must be non-empty without control characters");
+  // persistence
+  auto& d = c.persistence.durability;
+  if (d != "off" && d != "async" && d != "sync")
+    return key_error("persistence.durability",
+                     "unknown mode " + in_quotes(d)
+                         + " (expected one of off, async, sync)");
+  if (d != "off" && c.persistence.data_dir.empty())
+    return key_error("persistence.data_dir",
+                     "must name a directory when durability is not off");
   // engine
   auto& e = c.engine;
   if (auto x = at_least("engine.shards", e.shards, 1))
@@ -915,6 +931,8 @@ std::string to_json_text(const daemon_config& c) {
   doc["shutdown"]["terminate_subscriptions"]
       = c.shutdown.terminate_subscriptions;
   doc["limits"]["max_message_size"] = c.limits.max_message_size;
+  doc["persistence"]["durability"] = c.persistence.durability;
+  doc["persistence"]["data_dir"] = c.persistence.data_dir;
   return doc.dump(2) + "\n";
 }
 
@@ -1056,6 +1074,23 @@ void add_cli_options(CLI::App& app, cli_options& out) {
       ->type_name("REALM")
       ->group(auth);
 
+  const char* persist = "Persistence";
+  app.add_option_function<std::string>(
+         "--durability", [&out](const std::string& v) { out.durability = v; },
+         "sync (a 2xx leaves once its change is on disk), async (written "
+         "within milliseconds, not waited for) or off (memory only). JSON: "
+         "persistence.durability. Default: "
+             + d.persistence.durability)
+      ->type_name("MODE")
+      ->group(persist);
+  app.add_option_function<std::string>(
+         "--data-dir", [&out](const std::string& v) { out.data_dir = v; },
+         "Directory of the journal (registrar.db), created when missing. JSON: "
+         "persistence.data_dir. Default: "
+             + d.persistence.data_dir)
+      ->type_name("DIR")
+      ->group(persist);
+
   const char* rate = "Rate limiting (per source address, 503 + Retry-After)";
   app.add_option_function<double>(
          "--rate-limit", [&out](const double& v) { out.rate_limit = v; },
@@ -1102,6 +1137,10 @@ core::result<void> apply_cli_options(const cli_options& o, daemon_config& cfg) {
     cfg.engine.registration.max_contacts = *o.max_contacts;
   if (o.no_auto_buddy)
     cfg.engine.auto_buddy = false;
+  if (o.durability)
+    cfg.persistence.durability = *o.durability;
+  if (o.data_dir)
+    cfg.persistence.data_dir = *o.data_dir;
   if (o.credentials_file) {
     cfg.auth.credentials_file = *o.credentials_file;
     cfg.auth.enabled = true;
@@ -1146,6 +1185,19 @@ core::rate_limit_settings rate_limiter_settings(const daemon_config& cfg) {
   return r;
 }
 
+durability durability_of(const daemon_config& cfg) {
+  auto& d = cfg.persistence.durability;
+  if (d == "off")
+    return durability::off;
+  if (d == "async")
+    return durability::async;
+  return durability::sync;
+}
+
+std::string journal_path(const daemon_config& cfg) {
+  return cfg.persistence.data_dir + "/registrar.db";
+}
+
 std::string summary(const daemon_config& c) {
   std::string r = "listening on";
   for (auto& l : c.listen)
@@ -1168,6 +1220,10 @@ std::string summary(const daemon_config& c) {
          + "/s per source, burst " + std::to_string(c.rate_limit.burst);
   else
     r += "; rate limit off";
+  if (c.persistence.durability == "off")
+    r += "; durability off (memory only)";
+  else
+    r += "; durability " + c.persistence.durability + " (" + journal_path(c) + ")";
   r += "; max message " + std::to_string(c.limits.max_message_size)
        + " bytes; log level " + c.log_level;
   return r;

@@ -117,6 +117,18 @@ struct shutdown_config {
   bool terminate_subscriptions = false;
 };
 
+/// Persistence (docs/ARCHITECTURE.md, "Durability"): the journal file and
+/// when a change counts as acknowledged.
+struct persistence_config {
+  /// "sync" (a 2xx leaves once its change is committed and fsynced),
+  /// "async" (written within milliseconds, not waited for) or "off" (memory
+  /// only: a restart forgets everything).
+  std::string durability = "sync";
+  /// Directory of the journal (registrar.db) and its lock; created when
+  /// missing. One registrard per directory.
+  std::string data_dir = "registrar-data";
+};
+
 /// Limits on what the SIP edge accepts.
 struct limits_config {
   /// Bytes per SIP message; longer requests get 513.
@@ -142,6 +154,7 @@ struct daemon_config {
   notify_config notify;
   shutdown_config shutdown;
   limits_config limits;
+  persistence_config persistence;
 };
 
 /// Field-by-field equality (tests, change detection).
@@ -207,6 +220,8 @@ struct cli_options {
   std::optional<uint32_t> max_contacts;
   /// --no-auto-buddy.
   bool no_auto_buddy = false;
+  std::optional<std::string> durability;
+  std::optional<std::string> data_dir;
 };
 
 /// Adds registrard's options to `app`; parsing `app` fills `out` (which must
@@ -221,6 +236,12 @@ core::result<void> apply_cli_options(const cli_options& opts,
 
 // -- derived values
 // -------------------------------------------------------------
+
+/// persistence.durability as the engine's enum (validate() checked it).
+durability durability_of(const daemon_config& cfg);
+
+/// The journal file: persistence.data_dir + "/registrar.db".
+std::string journal_path(const daemon_config& cfg);
 
 /// The digest realm: auth.realm, or the first domain when that is empty.
 std::string auth_realm(const daemon_config& cfg);

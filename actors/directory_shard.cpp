@@ -2,6 +2,7 @@
 #include "actors/directory_shard.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -33,6 +34,9 @@ struct active_user {
 /// actor runs it).
 struct user_slot {
   explicit user_slot(const std::string& aor) : logic(aor) {
+    // nop
+  }
+  explicit user_slot(user_logic&& restored) : logic(std::move(restored)) {
     // nop
   }
   /// The passive user, held inline (no allocation of its own: most users
@@ -133,6 +137,11 @@ struct outbox {
   std::vector<roster_update> roster;
   std::vector<expiry_schedule> expiry;
   std::vector<publish_event> events;
+  /// Journal rows of passive users' changes (persistence on).
+  std::vector<journal_entry> journal;
+  /// Replies waiting for the commit of `journal` (durability sync): each is
+  /// called once with nullptr (committed) or the error.
+  std::vector<std::function<void(const caf::error*)>> held;
   bool flush_pending = false;
 };
 
@@ -209,6 +218,64 @@ void send_events(shard_self self) {
   self->send(st.refs->bus, publish_batch{take(st.out.events)});
 }
 
+/// Sends the journal rows queued so far in one batch; the replies held for
+/// them leave when the store has committed it.
+void send_journal(shard_self self) {
+  auto& out = self->state.out;
+  journal_batch batch{take(out.journal)};
+  if (out.held.empty()) {
+    // The store logs a failure; nobody waits for these rows.
+    self->request(self->state.refs->store, caf::infinite, std::move(batch))
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    return;
+  }
+  auto held = std::make_shared<std::vector<std::function<void(const caf::error*)>>>(
+    std::move(out.held));
+  out.held.clear();
+  self->request(self->state.refs->store, caf::infinite, std::move(batch))
+    .then(
+      [held](caf::ok_atom) {
+        for (auto& f : *held)
+          f(nullptr);
+      },
+      [held](caf::error& err) {
+        for (auto& f : *held)
+          f(&err);
+      });
+}
+
+/// Queues the journal row of passive user `u` after a change (persistence
+/// on); it goes out with the next flush.
+void journal_user(shard_self self, const user_logic& u) {
+  auto& st = self->state;
+  if (!st.refs->persistent())
+    return;
+  st.out.journal.push_back(user_entry(u, *st.refs->cfg, now_of(self)));
+  request_flush(self);
+}
+
+/// True when the message being handled is a request (somebody waits).
+bool handling_request(shard_self self) {
+  auto* current = self->current_mailbox_element();
+  return current != nullptr && current->mid.is_request();
+}
+
+/// The reply to the current request once the journal rows queued so far are
+/// committed (durability sync).
+template <class Reply>
+caf::result<Reply> after_commit(shard_self self, Reply&& reply) {
+  auto rp = self->make_response_promise<Reply>();
+  auto value = std::make_shared<Reply>(std::move(reply));
+  self->state.out.held.emplace_back([rp, value](const caf::error* err) mutable {
+    if (err)
+      rp.deliver(*err);
+    else
+      rp.deliver(std::move(*value));
+  });
+  request_flush(self);
+  return rp;
+}
+
 /// Queues a passive user's effects in the outbox and empties `fx`.
 void queue_effects(shard_self self, user_effects& fx) {
   auto& st = self->state;
@@ -259,6 +326,10 @@ void flush(shard_self self) {
     send_roster(self);
   if (!out.expiry.empty())
     send_expiry(self);
+  // Held replies without rows of their own (their rows went out early, at
+  // an activation) still wait for a commit: an empty batch is that barrier.
+  if (!out.journal.empty() || !out.held.empty())
+    send_journal(self);
 }
 
 void apply_index(shard_self self, index_update& x) {
@@ -367,6 +438,10 @@ void schedule(shard_self self, user_slot& slot, core::time_point deadline) {
 /// operation that made it active.
 void activate(shard_self self, user_iter i, std::optional<core::time_point> deadline) {
   auto& st = self->state;
+  // The user's journal rows queued here must reach the store before any
+  // row of its actor (ordering holds per sender only): send them now.
+  if (!st.out.journal.empty())
+    send_journal(self);
   unschedule(self, i->second, deadline);
   auto node = st.users.extract(i);
   auto& slot = node.mapped();
@@ -426,6 +501,7 @@ void expire_due(shard_self self) {
     auto i = st.users.find(std::string_view{s->logic.aor()});
     auto& fx = fresh_effects(self);
     s->logic.expire(now, cfg, fx);
+    journal_user(self, s->logic);
     after_passive(self, i, fx, std::nullopt);
   }
 }
@@ -459,6 +535,16 @@ bool forward_to_actor(shard_self self, user_iter i) {
   return true;
 }
 
+/// Whether a request changes the user's state (and so its journal row).
+template <class Request>
+constexpr bool changes_state = true;
+template <>
+constexpr bool changes_state<lookup_request> = false;
+template <>
+constexpr bool changes_state<get_presence_request> = false;
+template <>
+constexpr bool changes_state<get_subscriptions_request> = false;
+
 /// Routes a per-user request: forwards to an active user, or runs
 /// `op(logic, fx, now)` on the passive one. With `create`, an unknown user
 /// is created (and dropped again if the operation leaves it empty);
@@ -482,9 +568,14 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
   }
   auto& fx = fresh_effects(self);
   core::result<Reply> res = op(i->second.logic, fx, now_of(self));
+  bool journaled = changes_state<Request> && res && self->state.refs->persistent();
+  if (journaled)
+    journal_user(self, i->second.logic);
   after_passive(self, i, fx, before);
   if (!res)
     return messages::to_caf_error(res.err());
+  if (journaled && self->state.refs->sync() && handling_request(self))
+    return after_commit(self, std::move(*res));
   return std::move(*res);
 }
 
@@ -519,6 +610,7 @@ void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) 
   auto before = i->second.logic.next_deadline();
   auto& fx = fresh_effects(self);
   op(i->second.logic, fx, now_of(self));
+  journal_user(self, i->second.logic);
   after_passive(self, i, fx, before);
 }
 
@@ -537,6 +629,7 @@ caf::result<register_batch_reply> register_batch(shard_self self,
   // Requests answered elsewhere: (index, receiver).
   std::vector<std::pair<size_t, user_actor>> to_users;
   std::vector<std::pair<size_t, directory_shard_actor>> to_shards;
+  std::vector<size_t> journaled; // local successes, for a failed commit
   auto me = self->address();
   for (size_t k = 0; k < n; ++k) {
     auto& req = batch.requests[k];
@@ -562,13 +655,19 @@ caf::result<register_batch_reply> register_batch(shard_self self,
       before = i->second.logic.next_deadline();
     auto& fx = fresh_effects(self);
     auto res = i->second.logic.on_register(req, cfg, now_of(self), fx);
+    if (res && st.refs->persistent()) {
+      journal_user(self, i->second.logic);
+      journaled.push_back(k);
+    }
     after_passive(self, i, fx, before);
     if (res)
       result.reply = std::move(*res);
     else
       result.error = messages::to_caf_error(res.err());
   }
-  if (to_users.empty() && to_shards.empty())
+  // With durability sync, the local results wait for their commit.
+  bool wait_commit = !journaled.empty() && st.refs->sync() && handling_request(self);
+  if (to_users.empty() && to_shards.empty() && !wait_commit)
     return acc;
   struct pending_batch {
     register_batch_reply acc;
@@ -577,12 +676,22 @@ caf::result<register_batch_reply> register_batch(shard_self self,
   };
   auto pb = std::make_shared<pending_batch>();
   pb->acc = std::move(acc);
-  pb->pending = to_users.size() + to_shards.size();
+  pb->pending = to_users.size() + to_shards.size() + (wait_commit ? 1 : 0);
   pb->rp = self->make_response_promise<register_batch_reply>();
   auto done_one = [pb] {
     if (--pb->pending == 0)
       pb->rp.deliver(std::move(pb->acc));
   };
+  if (wait_commit)
+    request_flush(self);
+  if (wait_commit)
+    st.out.held.emplace_back(
+      [pb, done_one, local = std::move(journaled)](const caf::error* err) {
+        if (err)
+          for (auto k : local)
+            pb->acc.results[k].error = *err;
+        done_one();
+      });
   auto ask = [&](size_t k, const auto& receiver) {
     self->request(receiver, caf::infinite, std::move(batch.requests[k]))
       .then(
@@ -601,6 +710,34 @@ caf::result<register_batch_reply> register_batch(shard_self self,
   for (auto& x : to_shards)
     ask(x.first, x.second);
   return pb->rp;
+}
+
+/// Takes over the users read back from the journal at start-up (the first
+/// message a shard gets, see spawn_engine): each becomes passive or active
+/// as it would have after its last change, its contacts go back into the
+/// reverse index and, when it was in its domain roster, it joins again.
+/// What expired while the server was down is expired by the usual path at
+/// the first wake-up, so its events are emitted once.
+void restore(shard_self self, restore_users& xs) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  auto to_steady = -wall_offset(*st.refs->cfg, now);
+  for (auto& rec : xs.users) {
+    if (st.users.count(std::string_view{rec.aor}) > 0)
+      continue; // cannot happen: one row per AOR
+    auto logic = user_logic::restore(std::move(rec), to_steady, now);
+    auto& fx = fresh_effects(self);
+    for (auto& c : logic.bindings())
+      fx.index.push_back(index_update{core::binding_key(c.uri), logic.aor(), true});
+    if (logic.in_roster())
+      fx.roster.push_back(roster_update{logic.aor(), true});
+    // The key views the AOR inside the slot's own logic (see add_user).
+    auto i = st.users.emplace(std::string_view{}, user_slot{std::move(logic)}).first;
+    auto node = st.users.extract(i);
+    node.key() = node.mapped().logic.aor();
+    i = st.users.insert(std::move(node)).position;
+    after_passive(self, i, fx, std::nullopt);
+  }
 }
 
 caf::error not_found(const std::string& aor) {
@@ -825,6 +962,7 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       for (auto& x : xs.updates)
         apply_index(self, x);
     },
+    [=](restore_users& xs) { restore(self, xs); },
     [=](flush_atom) { flush(self); },
     [=](user_status& x) {
       auto& users = self->state.users;

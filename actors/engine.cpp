@@ -6,7 +6,9 @@
 #include "actors/directory_shard.hpp"
 #include "actors/event_bus.hpp"
 #include "actors/expiry_supervisor.hpp"
+#include "actors/journal.hpp"
 #include "actors/roster.hpp"
+#include "actors/store.hpp"
 #include "actors/subscription_supervisor.hpp"
 #include "actors/user_host.hpp"
 #include "core/registration.hpp"
@@ -232,23 +234,140 @@ caf::behavior event_adapter(caf::event_based_actor* self,
 
 } // namespace
 
-void engine::shutdown() {
+namespace {
+
+/// What spawn_engine read back from a journal.
+struct restored_state {
+  std::vector<user_record> users;
+  supervisor_restore sup;
+};
+
+engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
+                         std::shared_ptr<journal> j, restored_state restored);
+
+} // namespace
+
+namespace {
+
+void stop_all(const engine& e) {
   auto stop = [](const auto& hdl) {
     if (hdl)
       caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
   };
-  stop(service);
-  stop(subscriptions);
-  if (refs) {
-    for (auto& s : refs->shards)
+  stop(e.service);
+  stop(e.subscriptions);
+  if (e.refs) {
+    for (auto& s : e.refs->shards)
       stop(s);
-    stop(refs->roster);
-    stop(refs->bus);
-    stop(refs->expiry);
+    stop(e.refs->roster);
+    stop(e.refs->bus);
+    stop(e.refs->expiry);
+    stop(e.refs->store);
   }
 }
 
+/// Stops a persistent engine without leaving anything it accepted behind:
+/// each shard flushes (its answer to stats comes after that flush, so its
+/// journal batch is then in the store's mailbox), then the store commits
+/// everything queued before one last, empty batch, then everything stops.
+/// Non-blocking (it also runs under the test coordinator); an actor
+/// system's destructor waits for it.
+caf::behavior closer(caf::event_based_actor* self, engine e) {
+  auto pending = std::make_shared<size_t>(e.refs->shards.size());
+  auto finish = [=] {
+    auto done = [=] {
+      stop_all(e);
+      self->quit();
+    };
+    self->request(e.refs->store, caf::infinite, journal_batch{})
+      .then([=](caf::ok_atom) { done(); }, [=](caf::error&) { done(); });
+  };
+  for (auto& s : e.refs->shards) {
+    self->send(s, flush_atom::value);
+    self->request(s, caf::infinite, stats_atom::value)
+      .then(
+        [=](const shard_stats&) {
+          if (--*pending == 0)
+            finish();
+        },
+        [=](caf::error&) {
+          if (--*pending == 0)
+            finish();
+        });
+  }
+  return {[](caf::ok_atom) {}};
+}
+
+} // namespace
+
+void engine::shutdown() {
+  if (refs && refs->store && !refs->shards.empty()) {
+    refs->store->home_system().spawn(closer, *this);
+    refs.reset(); // idempotent: a second call finds nothing to stop
+    service = service_actor{};
+    subscriptions = subscription_supervisor_actor{};
+    return;
+  }
+  stop_all(*this);
+}
+
 engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
+  return spawn_engine_impl(sys, std::move(cfg), nullptr, {});
+}
+
+caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
+                                   std::shared_ptr<journal> j) {
+  if (!j)
+    return caf::make_error(caf::sec::invalid_argument, "spawn_engine: no journal");
+  if (cfg.persistence == durability::off)
+    cfg.persistence = durability::sync;
+  // Read everything back before any actor runs: a row that does not parse
+  // stops the start (never a silent loss).
+  restored_state restored;
+  std::string error;
+  bool ok = j->scan(journal_table::users,
+                    [&](std::string_view key, std::string_view bytes) {
+                      user_record rec;
+                      if (!from_bytes(bytes, rec) || rec.aor != key) {
+                        if (error.empty())
+                          error = j->path() + ": unreadable user row '"
+                                  + std::string{key} + "'";
+                        return;
+                      }
+                      restored.users.push_back(std::move(rec));
+                    },
+                    error)
+            && j->scan(journal_table::policies,
+                       [&](std::string_view key, std::string_view bytes) {
+                         core::presence_policy pol;
+                         if (!from_bytes(bytes, pol)) {
+                           if (error.empty())
+                             error = j->path() + ": unreadable policy row '"
+                                     + std::string{key} + "'";
+                           return;
+                         }
+                         restored.sup.policies.emplace(std::string{key},
+                                                       std::move(pol));
+                       },
+                       error);
+  if (!ok || !error.empty())
+    return caf::make_error(caf::sec::runtime_error, error);
+  // New subscription ids continue above every id still in use.
+  for (auto& u : restored.users) {
+    for (auto& w : u.watchers)
+      restored.sup.last_id = std::max(restored.sup.last_id,
+                                      subscription_number(w.sub.id));
+    for (auto& x : u.watching)
+      restored.sup.last_id = std::max(restored.sup.last_id,
+                                      subscription_number(x.id));
+  }
+  return spawn_engine_impl(sys, std::move(cfg), std::move(j), std::move(restored));
+}
+
+namespace {
+
+engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
+                         std::shared_ptr<journal> j, restored_state restored) {
   auto refs = std::make_shared<engine_refs>();
   auto shards = std::max<uint32_t>(cfg.shards, 1);
   expiry_config ecfg;
@@ -261,14 +380,30 @@ engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
   std::shared_ptr<const engine_refs> shared = refs;
   // The shards keep `shared`; its shard list is filled in before any message
   // can reach them (nothing has their handles yet).
+  if (j)
+    refs->store = spawn_store(sys, std::move(j));
   for (uint32_t i = 0; i < shards; ++i)
     refs->shards.push_back(spawn_directory_shard(sys, shared));
+  // Restored users go to their shards as the first message each gets
+  // (nothing else has their handles before we return).
+  if (!restored.users.empty()) {
+    std::vector<restore_users> parts(refs->shards.size());
+    for (auto& u : restored.users)
+      parts[core::shard_of(u.aor, shards)].users.push_back(std::move(u));
+    for (size_t i = 0; i < parts.size(); ++i)
+      if (!parts[i].users.empty())
+        caf::anon_send(refs->shards[i], std::move(parts[i]));
+  }
   engine result;
   result.refs = shared;
-  result.subscriptions = spawn_subscription_supervisor(sys, shared);
+  result.restored_users = restored.users.size();
+  result.subscriptions = spawn_subscription_supervisor(sys, shared,
+                                                       std::move(restored.sup));
   result.service = sys.spawn(front, shared, result.subscriptions);
   return result;
 }
+
+} // namespace
 
 // -- blocking_service ---------------------------------------------------------------
 

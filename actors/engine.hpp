@@ -37,6 +37,8 @@ struct engine {
   /// the bus, the expiry supervisor, the roster, the config.
   std::shared_ptr<const engine_refs> refs;
   subscription_supervisor_actor subscriptions;
+  /// Users read back from the journal at start (0 without one).
+  size_t restored_users = 0;
 
   /// Stops every actor of the engine (pending timers would otherwise keep
   /// some alive until they fire). Idempotent.
@@ -46,6 +48,17 @@ struct engine {
 /// Spawns the engine: event bus, expiry supervisor, roster, directory
 /// shards, subscription supervisor and the service front.
 engine spawn_engine(caf::actor_system& sys, engine_config cfg = {});
+
+class journal;
+
+/// Spawns the engine on journal `j` (actors/journal.hpp; cfg.persistence
+/// async or sync, sync when left off): restores every user (bindings,
+/// publications, watchers and their dialogs), the presence policies and the
+/// subscription numbering from it, then writes every change to it. What
+/// expired while the server was down expires at the first tick, with its
+/// events. An unreadable row is an error naming the file and the row.
+caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
+                                   std::shared_ptr<journal> j);
 
 /// Plain-code wrapper around service_actor: every call blocks until the
 /// engine answers and returns the reply or the engine's typed error

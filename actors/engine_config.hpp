@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/policy.hpp"
 #include "core/registration.hpp"
+#include "messages/store_messages.hpp"
 
 namespace regcore::actors {
 
@@ -34,6 +36,14 @@ struct engine_config {
   bool auto_buddy = true;
   /// Granularity of the expiry supervisor's slots.
   std::chrono::milliseconds expiry_granularity{1000};
+  /// Persistence (docs/ARCHITECTURE.md, "Durability"): off = memory only;
+  /// async and sync write every change to the journal given to
+  /// spawn_engine (sync: a reply waits until its change is committed).
+  durability persistence = durability::off;
+  /// The wall clock stored records are written in (their time points must
+  /// mean something to the next process); system_clock when empty. Tests
+  /// set it to a fake that follows the test coordinator's clock.
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
 };
 
 } // namespace regcore::actors

@@ -29,6 +29,17 @@ struct engine_refs {
   expiry_supervisor_actor expiry;
   roster_actor roster;
   std::vector<directory_shard_actor> shards;
+  /// The journal's writer; invalid when persistence is off.
+  store_actor store;
+
+  /// True when changes go to the journal.
+  bool persistent() const noexcept {
+    return cfg->persistence != durability::off && store;
+  }
+  /// True when a reply waits for its change to be committed.
+  bool sync() const noexcept {
+    return cfg->persistence == durability::sync && store;
+  }
 
   /// A user_effects for one operation, with the current interest mask.
   user_effects make_effects() const {
@@ -42,6 +53,15 @@ struct engine_refs {
     return shards[core::shard_of(key, static_cast<uint32_t>(shards.size()))];
   }
 };
+
+/// Wall-clock now - steady now: what moves a steady time point onto the
+/// wall clock (user_logic::snapshot) and, negated, back (restore).
+core::duration wall_offset(const engine_config& cfg, core::time_point now);
+
+/// The journal row of user `u` now: its record, or an erase once the user
+/// holds nothing.
+journal_entry user_entry(const user_logic& u, const engine_config& cfg,
+                         core::time_point now);
 
 /// Sends what a user operation produced: events to the bus, index updates
 /// to the owning shards, roster changes, ended subscriptions to the

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "actors/subscription_supervisor.hpp"
 
+#include <optional>
 #include <unordered_map>
 
+#include "actors/journal.hpp"
 #include "actors/user_host.hpp"
 #include "core/pidf.hpp"
 #include "core/presence.hpp"
@@ -128,8 +130,11 @@ caf::result<subscribe_reply> new_subscription(sup_self self, subscribe_request& 
 }
 
 subscription_supervisor_actor::behavior_type
-subscription_supervisor(sup_self self, std::shared_ptr<const engine_refs> refs) {
+subscription_supervisor(sup_self self, std::shared_ptr<const engine_refs> refs,
+                        supervisor_restore initial) {
   self->state.refs = std::move(refs);
+  self->state.policies = std::move(initial.policies);
+  self->state.next_id = initial.last_id;
   return {
     [=](subscribe_request& req) -> caf::result<subscribe_reply> {
       if (req.id.empty())
@@ -167,8 +172,26 @@ subscription_supervisor(sup_self self, std::shared_ptr<const engine_refs> refs) 
       req.aor = *aor;
       auto& st = self->state;
       st.policies[*aor] = req.policy;
+      std::optional<caf::typed_response_promise<caf::ok_atom>> held;
+      if (st.refs->persistent()) {
+        journal_batch batch;
+        batch.entries.push_back(
+          journal_entry{journal_table::policies, *aor, to_bytes(req.policy)});
+        if (st.refs->sync()) {
+          auto rp = self->make_response_promise<caf::ok_atom>();
+          held = rp;
+          self->request(st.refs->store, caf::infinite, std::move(batch))
+            .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        } else {
+          self->request(st.refs->store, caf::infinite, std::move(batch))
+            .then([](caf::ok_atom) {}, [](caf::error&) {});
+        }
+      }
       // The target re-evaluates its current watchers under the new policy.
       self->send(st.refs->shard_for(*aor), std::move(req));
+      if (held)
+        return *held;
       return caf::ok_atom::value;
     },
   };
@@ -183,10 +206,24 @@ std::string_view target_of_subscription(std::string_view id) noexcept {
   return id.substr(0, pos);
 }
 
+uint64_t subscription_number(std::string_view id) noexcept {
+  auto pos = id.rfind(sub_marker);
+  if (pos == std::string_view::npos)
+    return 0;
+  uint64_t n = 0;
+  for (auto c : id.substr(pos + sub_marker.size())) {
+    if (c < '0' || c > '9')
+      return 0;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
 subscription_supervisor_actor
 spawn_subscription_supervisor(caf::actor_system& sys,
-                              std::shared_ptr<const engine_refs> refs) {
-  return sys.spawn(subscription_supervisor, std::move(refs));
+                              std::shared_ptr<const engine_refs> refs,
+                              supervisor_restore initial) {
+  return sys.spawn(subscription_supervisor, std::move(refs), std::move(initial));
 }
 
 } // namespace regcore::actors

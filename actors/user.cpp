@@ -3,6 +3,8 @@
 
 #include "actors/user_host.hpp"
 
+#include <optional>
+
 namespace regcore::actors {
 
 namespace {
@@ -38,15 +40,54 @@ void after_op(user_self self, user_effects&& fx) {
   }
 }
 
-/// Runs one operation from the shard on the logic.
-template <class Reply, class Op>
+/// Writes the user's journal row after a change. Returns the promise of
+/// the reply when it must wait for the commit (durability sync, and the
+/// message is a request: nobody waits for a one-way message), else none.
+template <class Reply>
+std::optional<caf::typed_response_promise<Reply>>
+journal_change(user_self self, core::result<Reply>& res) {
+  auto& st = self->state;
+  if (!st.refs->persistent())
+    return std::nullopt;
+  journal_batch batch;
+  batch.entries.push_back(user_entry(*st.logic, *st.refs->cfg, self->clock().now()));
+  auto* current = self->current_mailbox_element();
+  bool is_request = current != nullptr && current->mid.is_request();
+  if (!st.refs->sync() || !res || !is_request) {
+    // The store logs a failure; nobody waits for this row.
+    self->request(st.refs->store, caf::infinite, std::move(batch))
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    return std::nullopt;
+  }
+  auto rp = self->template make_response_promise<Reply>();
+  auto reply = std::make_shared<Reply>(std::move(*res));
+  self->request(st.refs->store, caf::infinite, std::move(batch))
+    .then([rp, reply](caf::ok_atom) mutable { rp.deliver(std::move(*reply)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+/// Runs one operation from the shard on the logic; a change (`Writes`) is
+/// journaled, and with durability sync its reply waits for the commit.
+template <class Reply, bool Writes = true, class Op>
 caf::result<Reply> run(user_self self, Op op) {
   auto& st = self->state;
   ++st.handled;
   auto fx = st.refs->make_effects();
   core::result<Reply> res = op(*st.logic, fx, self->clock().now());
+  std::optional<caf::typed_response_promise<Reply>> held;
+  if constexpr (Writes)
+    held = journal_change(self, res);
   after_op(self, std::move(fx));
+  if (held)
+    return *held;
   return to_caf(std::move(res));
+}
+
+/// A read-only operation: nothing to journal.
+template <class Reply, class Op>
+caf::result<Reply> query(user_self self, Op op) {
+  return run<Reply, false>(self, std::move(op));
 }
 
 user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic,
@@ -68,7 +109,7 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       });
     },
     [=](lookup_request&) {
-      return run<register_reply>(
+      return query<register_reply>(
         self, [&](user_logic& u, user_effects&, core::time_point now) {
           return u.lookup(now);
         });
@@ -86,7 +127,7 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       });
     },
     [=](get_presence_request&) {
-      return run<presence_reply>(
+      return query<presence_reply>(
         self, [&](user_logic& u, user_effects&, core::time_point now) {
           return core::result<presence_reply>{u.get_presence(now)};
         });
@@ -133,7 +174,7 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
                                   self->state.logic->watchers(), req.aor);
     },
     [=](get_subscriptions_request&) {
-      return run<subscription_list>(
+      return query<subscription_list>(
         self, [&](user_logic& u, user_effects&, core::time_point) {
           return core::result<subscription_list>{u.subscriptions()};
         });
@@ -154,8 +195,11 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       auto& state = self->state;
       for (auto& e : due.entries)
         consume_wakeup(e.deadline, state.scheduled);
+      // Not from the shard: `handled` does not count it.
       auto fx = state.refs->make_effects();
       state.logic->expire(self->clock().now(), cfg(), fx);
+      core::result<caf::ok_atom> done{caf::ok_atom::value};
+      (void) journal_change(self, done);
       after_op(self, std::move(fx));
     },
   };

@@ -578,6 +578,94 @@ std::optional<core::time_point> user_logic::next_deadline() const {
   return result;
 }
 
+// -- persistence -------------------------------------------------------------------
+
+namespace {
+
+/// Moves a time point by `d`; the epoch (none / until removed) stays.
+void shift(core::time_point& t, core::duration d) {
+  if (t != core::time_point{})
+    t += d;
+}
+
+void shift(core::contact_info& c, core::duration d) {
+  shift(c.expires_at, d);
+  shift(c.updated_at, d);
+}
+
+void shift(core::device_presence& x, core::duration d) {
+  shift(x.last_updated, d);
+  shift(x.expires_at, d);
+}
+
+void shift(core::subscription& x, core::duration d) {
+  shift(x.expires_at, d);
+}
+
+/// Moves every time point of `rec` by `d`.
+void shift(user_record& rec, core::duration d) {
+  for (auto& b : rec.bindings)
+    shift(b, d);
+  for (auto& p : rec.pubs) {
+    shift(p.device, d);
+    shift(p.expires_at, d);
+  }
+  for (auto& w : rec.watchers)
+    shift(w.sub, d);
+  for (auto& x : rec.watching)
+    shift(x, d);
+}
+
+} // namespace
+
+user_record user_logic::snapshot(core::duration to_wall) const {
+  user_record rec;
+  rec.aor = aor_;
+  rec.bindings = bindings_;
+  rec.presence_enabled = presence_enabled_;
+  rec.in_roster = in_roster_;
+  if (p_) {
+    for (auto& p : p_->pubs)
+      rec.pubs.push_back(stored_publication{p.etag, p.device, p.expires_at});
+    for (auto& kvp : p_->watchers)
+      rec.watchers.push_back(
+        stored_watcher{kvp.second.sub, kvp.second.dialog, kvp.second.action});
+    for (auto& kvp : p_->watching)
+      rec.watching.push_back(kvp.second);
+    rec.etag_counter = p_->etag_counter;
+  }
+  shift(rec, to_wall);
+  return rec;
+}
+
+user_logic user_logic::restore(user_record rec, core::duration to_steady,
+                               core::time_point now) {
+  shift(rec, to_steady);
+  user_logic u{std::move(rec.aor)};
+  u.bindings_ = std::move(rec.bindings);
+  u.presence_enabled_ = rec.presence_enabled;
+  u.in_roster_ = rec.in_roster;
+  if (!rec.pubs.empty() || !rec.watchers.empty() || !rec.watching.empty()
+      || rec.etag_counter != 0) {
+    auto& x = u.part();
+    for (auto& p : rec.pubs)
+      x.pubs.push_back(publication{std::move(p.etag), std::move(p.device), p.expires_at});
+    for (auto& w : rec.watchers) {
+      auto id = w.sub.id;
+      x.watchers.emplace(std::move(id),
+                         watcher{std::move(w.sub), std::move(w.dialog), w.action});
+    }
+    for (auto& s : rec.watching) {
+      auto id = s.id;
+      x.watching.emplace(std::move(id), std::move(s));
+    }
+    x.etag_counter = rec.etag_counter;
+    if (u.has_watchers())
+      u.recompose(now);
+  }
+  return u;
+}
+
 std::string user_logic::new_etag() {
   // Unique per user and publication; the hash keeps it opaque. The salt,
   // drawn once per process, keeps a restarted server from handing out the

@@ -28,6 +28,7 @@
 #include "messages/internal_messages.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
+#include "messages/store_messages.hpp"
 
 namespace regcore::actors {
 
@@ -137,9 +138,25 @@ public:
   /// The earliest deadline of anything this user owns.
   std::optional<core::time_point> next_deadline() const;
 
+  // -- persistence -------------------------------------------------------------
+
+  /// Everything this user owns as a journal record, each time point moved
+  /// by `to_wall` (wall-clock now - steady now) onto the wall clock.
+  user_record snapshot(core::duration to_wall) const;
+
+  /// The user a record describes, each time point moved by `to_steady`
+  /// (steady now - wall-clock now) back onto this process's clock; presence
+  /// is recomposed at `now` (nothing expires here: the host expires what is
+  /// due through the usual path, so the events are emitted once).
+  static user_logic restore(user_record rec, core::duration to_steady,
+                            core::time_point now);
+
   // -- summary -----------------------------------------------------------------
 
   bool registered() const noexcept { return !bindings_.empty(); }
+  const std::vector<core::contact_info>& bindings() const noexcept { return bindings_; }
+  /// Whether the user is a member of its domain's roster (auto-buddy).
+  bool in_roster() const noexcept { return in_roster_; }
   bool has_publications() const noexcept { return p_ && !p_->pubs.empty(); }
   bool has_watchers() const noexcept { return p_ && !p_->watchers.empty(); }
   /// Nothing left: the host may drop this user.

@@ -34,6 +34,7 @@ constexpr errc_row rows[] = {
   {"conditional_request_failed", 412, "Conditional Request Failed"},
   {"version_not_supported", 505, "Version Not Supported"},
   {"invalid_state", 500, "Server Internal Error"},
+  {"storage_failed", 500, "Server Internal Error"},
 };
 static_assert(sizeof(rows) / sizeof(rows[0]) == errc_count,
               "errc table out of sync with enum errc");

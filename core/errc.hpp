@@ -32,10 +32,11 @@ enum class errc : uint8_t {
   conditional_request_failed, ///< 412: unknown SIP-If-Match entity tag.
   version_not_supported,      ///< 505: a SIP version other than SIP/2.0.
   invalid_state,              ///< 500: operation not allowed in this state.
+  storage_failed,             ///< 500: the change could not be made durable.
 };
 
 /// Number of errc values (for exhaustive tests).
-inline constexpr uint8_t errc_count = static_cast<uint8_t>(errc::invalid_state) + 1;
+inline constexpr uint8_t errc_count = static_cast<uint8_t>(errc::storage_failed) + 1;
 
 /// The enumerator's name, e.g. "interval_too_brief".
 const char* to_string(errc x) noexcept;

@@ -12,6 +12,7 @@
 #include "messages/internal_messages.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
+#include "messages/store_messages.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -24,6 +25,13 @@ using expiry_supervisor_actor = caf::typed_actor<
   caf::reacts_to<expiry_schedule_batch>,
   caf::reacts_to<tick_atom, core::time_point>,
   caf::replies_to<stats_atom>::with<expiry_stats>>;
+
+/// The journal's writer (actors/store.hpp): applies batches of row changes
+/// in group commits and answers each batch once it is committed.
+using store_actor = caf::typed_actor<
+  caf::replies_to<journal_batch>::with<caf::ok_atom>,
+  caf::reacts_to<flush_atom>,
+  caf::replies_to<stats_atom>::with<uint64_t, uint64_t>>;
 
 /// The event bus (actors/event_bus.hpp): typed events to host subscribers.
 using event_bus_actor = caf::typed_actor<
@@ -68,6 +76,7 @@ using directory_shard_actor = user_actor::extend<
   caf::replies_to<get_all_presence_request>::with<presence_list>,
   caf::reacts_to<index_update>,
   caf::reacts_to<index_batch>,
+  caf::reacts_to<restore_users>,
   caf::reacts_to<flush_atom>,
   caf::reacts_to<user_status>,
   caf::replies_to<stats_atom>::with<shard_stats>>;

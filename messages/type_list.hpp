@@ -15,6 +15,7 @@
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
 #include "messages/sip_messages.hpp"
+#include "messages/store_messages.hpp"
 
 // clang-format off
 #define REGCORE_FOR_EACH_MESSAGE_TYPE(X) \
@@ -89,5 +90,11 @@
   X(bus_stats, bus_stats) \
   X(sip_endpoint, sip_endpoint) \
   X(sip_inbound, sip_inbound) \
-  X(sip_connection_closed, sip_connection_closed)
+  X(sip_connection_closed, sip_connection_closed) \
+  X(journal_entry, journal_entry) \
+  X(journal_batch, journal_batch) \
+  X(stored_publication, stored_publication) \
+  X(stored_watcher, stored_watcher) \
+  X(user_record, user_record) \
+  X(restore_users, restore_users)
 // clang-format on

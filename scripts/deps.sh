@@ -9,7 +9,8 @@ set -euo pipefail
 what=${1:-all}
 
 build_pkgs=(make cmake g++ pkg-config libcaf-dev libtinyxml2-dev nlohmann-json3-dev
-            libspdlog-dev libfmt-dev libbenchmark-dev libcli11-dev libmimalloc-dev)
+            libspdlog-dev libfmt-dev libbenchmark-dev libcli11-dev libmimalloc-dev
+            libsqlite3-dev)
 test_pkgs=(libosip2-dev sip-tester baresip-core)
 
 case "$what" in

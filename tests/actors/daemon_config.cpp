@@ -663,6 +663,7 @@ CAF_TEST(the summary line shows what runs) {
                   "listening on udp:127.0.0.1:5060 tcp:127.0.0.1:5060; domains "
                   "localhost; 4 shards; expires 60..7200 s (default 3600), 10 "
                   "contacts per AOR; auto-buddy on; auth off; rate limit off; "
+                  "durability sync (registrar-data/registrar.db); "
                   "max message 65535 bytes; log level info");
   daemon_config e;
   CAF_REQUIRE(load_config_file(example_path, e).has_value());

@@ -118,7 +118,7 @@ wait_for() {
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # ---- registrard on an ephemeral loopback UDP port -------------------------
-"$registrard" --listen udp:127.0.0.1:0 --domain localhost \
+"$registrard" --listen udp:127.0.0.1:0 --domain localhost --data-dir "$work/data" \
   > "$work/registrard.log" 2>&1 &
 reg_pid=$!
 wait_for "$work/registrard.log" 0 10 \

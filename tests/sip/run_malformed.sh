@@ -27,7 +27,7 @@ parallel=16
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/run_malformed.XXXXXX")
 log=$work/registrard.log
-"$registrard" --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 > "$log" 2>&1 &
+"$registrard" --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --data-dir "$work/data" > "$log" 2>&1 &
 pid=$!
 cleanup() {
   kill -INT $pid 2>/dev/null

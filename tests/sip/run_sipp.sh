@@ -34,7 +34,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/run_sipp.XXXXXX")
 log=$work/registrard.log
 # REGISTRARD_ARGS: more options for registrard (split on spaces).
 # shellcheck disable=SC2086
-"$registrard" --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 ${REGISTRARD_ARGS:-} > "$log" 2>&1 &
+"$registrard" --listen udp:127.0.0.1:0 --listen tcp:127.0.0.1:0 --data-dir "$work/data" ${REGISTRARD_ARGS:-} > "$log" 2>&1 &
 pid=$!
 cleanup() {
   kill -INT $pid 2>/dev/null
