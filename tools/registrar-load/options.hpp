@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The command line of registrar-load as a plain struct, the scenario plan
+// both drivers follow, and the pacer (open or closed loop) they share.
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "stats.hpp"
+
+namespace regcore::load {
+
+enum class scenario : uint8_t { register_, refresh, unregister, presence, auto_buddy, mixed };
+
+const char* to_string(scenario x) noexcept;
+std::optional<scenario> parse_scenario(const std::string& x) noexcept;
+
+struct options {
+  std::string mode = "engine";
+  scenario sc = scenario::register_;
+  // -- population and amount of work
+  uint64_t users = 1000;
+  uint32_t devices = 1;
+  std::optional<uint64_t> count;
+  double duration = 0; ///< seconds of the measured phase; 0 = until count
+  double rate = 0;     ///< ops/s, open loop; 0 = closed loop
+  uint32_t concurrency = 0; ///< outstanding operations (0 = default)
+  uint32_t setup_concurrency = 256;
+  uint32_t batch = 0; ///< engine mode: register_batch_request of this size
+  uint32_t expires = 3600;
+  // -- presence
+  uint32_t publishers = 10;
+  uint32_t watchers = 10;
+  uint32_t updates = 10;
+  double refresh_interval = 60; ///< mixed: each user re-registers every T s
+  double presence_rate = 10;    ///< mixed: presence changes per second
+  // -- SIP mode
+  std::string target; ///< host:port
+  std::string target_host;
+  uint16_t target_port = 0;
+  std::string transport = "udp";
+  uint32_t sockets = 2;
+  std::string domain; ///< default: the target host
+  std::string user_prefix;
+  double t1 = 0.5;      ///< retransmission timer A/E start, seconds
+  double timer_b = 32;  ///< transaction timeout, seconds
+  // -- engine mode
+  uint32_t shards = 0;
+  uint32_t threads = 0;
+  std::string durability = "off"; ///< off, async or sync
+  std::string data_dir;           ///< journal directory (durability on)
+  // -- output
+  int target_pid = 0;
+  std::string json_path;
+  std::string plot_path;
+  std::string ack_log;
+  double max_error_rate = 0;
+  bool no_progress = false;
+
+  uint32_t effective_concurrency() const noexcept {
+    if (concurrency)
+      return concurrency;
+    if (rate > 0)
+      return 20000;
+    // Presence: one update in flight per publisher, so a closed-loop latency
+    // is the fan-out time and not a wait behind the same publisher's queue.
+    return sc == scenario::presence ? std::min<uint32_t>(publishers, 64) : 64;
+  }
+};
+
+/// Measured operations of a count-bounded run (UINT64_MAX = bounded only by
+/// --duration), and the size of the population the setup phase creates.
+struct plan {
+  uint64_t setup_bindings = 0;      ///< bindings registered before measuring
+  uint64_t setup_subscriptions = 0; ///< presence: publishers x watchers
+  uint64_t measured = 0;
+
+  static plan of(const options& o);
+};
+
+/// Decides when the next operation may start. Closed loop: whenever fewer
+/// than `concurrency` are outstanding. Open loop: operation i is due at
+/// start + i / rate, whatever happened to the earlier ones (latency is
+/// measured from that due time, so a stalled server cannot hide its stall
+/// by slowing us down: no coordinated omission); `concurrency` is then only
+/// a memory cap.
+class pacer {
+public:
+  pacer(double rate, uint32_t concurrency, uint64_t limit, time_point start,
+        double duration)
+    : rate_(rate), concurrency_(concurrency), limit_(limit), start_(start) {
+    if (duration > 0)
+      stop_ = start + std::chrono::duration_cast<clock_type::duration>(
+                        std::chrono::duration<double>(duration));
+  }
+
+  /// The due time of the next operation when it may start now.
+  std::optional<time_point> next(time_point now, uint64_t outstanding) {
+    if (issued_ >= limit_ || outstanding >= concurrency_)
+      return std::nullopt;
+    auto due = rate_ > 0 ? due_of(issued_) : now;
+    if (due > now || (stop_ && due >= *stop_))
+      return std::nullopt;
+    ++issued_;
+    return due;
+  }
+
+  /// When to wake up for the next open-loop operation (nullopt: closed loop,
+  /// or nothing left).
+  std::optional<time_point> next_due() const {
+    if (rate_ <= 0 || issued_ >= limit_)
+      return std::nullopt;
+    auto due = due_of(issued_);
+    if (stop_ && due >= *stop_)
+      return std::nullopt;
+    return due;
+  }
+
+  /// No further operation will ever start.
+  bool exhausted(time_point now) const {
+    if (issued_ >= limit_)
+      return true;
+    if (!stop_)
+      return false;
+    return rate_ > 0 ? due_of(issued_) >= *stop_ : now >= *stop_;
+  }
+
+  uint64_t issued() const noexcept { return issued_; }
+
+private:
+  time_point due_of(uint64_t i) const {
+    return start_ + std::chrono::duration_cast<clock_type::duration>(
+                      std::chrono::duration<double>(static_cast<double>(i) / rate_));
+  }
+
+  double rate_;
+  uint64_t concurrency_;
+  uint64_t limit_;
+  time_point start_;
+  std::optional<time_point> stop_;
+  uint64_t issued_ = 0;
+};
+
+/// --ack-log: one line per acknowledged (2xx) REGISTER / PUBLISH binding.
+class ack_log {
+public:
+  /// Empty path: disabled. Returns false when the file cannot be opened.
+  bool open(const std::string& path) {
+    if (path.empty())
+      return true;
+    out_.open(path, std::ios::app);
+    return static_cast<bool>(out_);
+  }
+  bool enabled() const { return out_.is_open(); }
+  /// kind: "REGISTER" (what = contact URI) or "PUBLISH" (what = ETag).
+  void write(const char* kind, const std::string& aor, const std::string& what,
+             uint32_t expires) {
+    if (out_.is_open())
+      out_ << kind << ' ' << aor << ' ' << what << ' ' << expires << '\n';
+  }
+
+private:
+  std::ofstream out_;
+};
+
+} // namespace regcore::load

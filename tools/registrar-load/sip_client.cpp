@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: MIT
+#include "sip_client.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <vector>
+
+#include "core/sip_message.hpp"
+#include "core/stream_framer.hpp"
+
+namespace regcore::load {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// One local socket: a UDP socket bound to 127.0.0.1:0 (or ::1), or one TCP
+/// connection to the target. Users are spread over the sockets.
+struct local_socket {
+  int fd = -1;
+  uint16_t port = 0;
+  bool tcp = false;
+  core::stream_framer framer;
+  std::string outq;       // TCP bytes not yet written
+  bool want_write = false;
+};
+
+enum class txn_kind : uint8_t {
+  setup_register,
+  setup_subscribe,
+  check_subscribe,
+  measured_register,
+  publish,
+};
+
+/// A client transaction (RFC 3261 §17.1.2, non-INVITE), keyed by the
+/// number in its Via branch.
+struct client_txn {
+  txn_kind kind = txn_kind::measured_register;
+  uint64_t subject = 0;   // binding, watcher or publisher index
+  uint32_t sock = 0;
+  time_point due{};       // when the operation was due (open loop) or sent
+  time_point deadline{};  // timer B / F
+  time_point next_timer{};
+  clock_type::duration interval{};
+  std::string bytes;      // for UDP retransmissions
+  uint64_t seq = 0;       // publish: the update number
+};
+
+struct watcher {
+  bool active = false;   // got its first NOTIFY
+  uint64_t seen = 0;     // last update number it saw
+};
+
+/// As in engine mode: one update in flight per publisher, so the NOTIFY
+/// carrying update k is well defined; later due updates wait in `backlog`.
+struct publisher {
+  std::string etag;
+  uint32_t cseq = 0;
+  uint64_t seq = 0;
+  bool busy = false;
+  bool replied = false;
+  uint64_t remaining = 0; // watchers that still have to see update `seq`
+  time_point due{};
+  std::string note;
+  std::deque<time_point> backlog;
+};
+
+enum class phase : uint8_t { setup_register, setup_subscribe, measure, check, finished };
+
+constexpr const char* branch_prefix = "z9hG4bK-rl";
+
+class sip_load {
+public:
+  sip_load(const options& opt, recorder& rec, ack_log& acks,
+           const std::function<void()>& idle)
+    : opt_(opt), rec_(rec), acks_(acks), idle_(idle), pl_(plan::of(opt)) {
+    tcp_ = opt.transport == "tcp";
+  }
+
+  ~sip_load() {
+    for (auto& s : socks_)
+      if (s.fd >= 0)
+        ::close(s.fd);
+    if (ep_ >= 0)
+      ::close(ep_);
+  }
+
+  std::string run();
+
+private:
+  // -- sockets -----------------------------------------------------------------------
+  std::string open_sockets();
+  void send_on(uint32_t sock, const std::string& bytes, const sockaddr* to = nullptr,
+               socklen_t to_len = 0);
+  void flush_tcp(local_socket& s);
+  std::string on_readable(uint32_t sock);
+  void on_datagram(uint32_t sock, std::string_view data, const sockaddr_storage& from,
+                   socklen_t from_len);
+
+  // -- requests --------------------------------------------------------------------
+  std::string via(uint32_t sock, uint64_t id) const;
+  std::string contact_uri(uint32_t sock, const std::string& user) const;
+  std::string aor(const std::string& user) const { return "sip:" + user + "@" + opt_.domain; }
+  std::string user_name(uint64_t u) const { return opt_.user_prefix + "u" + std::to_string(u); }
+  std::string publisher_user(uint64_t p) const {
+    return opt_.sc == scenario::mixed ? user_name(p)
+                                      : opt_.user_prefix + "p" + std::to_string(p);
+  }
+  void start_txn(uint64_t id, txn_kind kind, uint64_t subject, uint32_t sock, time_point due,
+                 std::string bytes, uint64_t seq = 0);
+  void send_register(txn_kind kind, uint64_t binding, uint32_t expires, time_point due);
+  void send_subscribe(txn_kind kind, uint64_t k, const std::string& watcher_user,
+                      const std::string& target_user);
+  void send_publish(uint32_t p, time_point due);
+  std::string register_contact(uint64_t binding) const;
+
+  // -- responses and NOTIFYs -------------------------------------------------------
+  void on_response(const core::sip_message& msg);
+  void on_notify(const core::sip_message& msg, uint32_t sock, const sockaddr_storage& from,
+                 socklen_t from_len);
+  void txn_done(uint64_t id, client_txn& t, int status, const core::sip_message* msg);
+  void update_done(uint32_t p, const std::string& error);
+  void issue_update(uint32_t p, time_point due);
+
+  // -- driving ---------------------------------------------------------------------
+  void pump(time_point now);
+  void issue_measured(uint64_t i, time_point due);
+  void fire_timers(time_point now);
+  void start_measure(time_point now);
+  void setup_one(bool ok);
+
+  const options& opt_;
+  recorder& rec_;
+  ack_log& acks_;
+  const std::function<void()>& idle_;
+  plan pl_;
+  bool tcp_ = false;
+  int ep_ = -1;
+  sockaddr_storage target_{};
+  socklen_t target_len_ = 0;
+  std::string local_ip_ = "127.0.0.1";
+  std::vector<local_socket> socks_;
+
+  std::unordered_map<uint64_t, client_txn> txns_;
+  uint64_t next_id_ = 1;
+  using timer_entry = std::pair<time_point, uint64_t>;
+  std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;
+  // Deadline of each presence update: (deadline, publisher << 32 | seq low bits)
+  std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> update_timers_;
+
+  phase ph_ = phase::setup_register;
+  uint64_t setup_next_ = 0;
+  uint64_t setup_done_ = 0;
+  uint64_t setup_errors_ = 0;
+  uint64_t subs_answered_ = 0;
+  uint64_t watchers_active_ = 0;
+  time_point setup_notify_deadline_{};
+  uint64_t outstanding_ = 0;
+  std::optional<pacer> pace_;
+  std::vector<uint32_t> cseq_; // per binding (refresh, unregister, mixed)
+  std::vector<watcher> watchers_;
+  std::vector<publisher> pubs_;
+  uint64_t mixed_refresh_next_ = 0;
+  uint64_t mixed_publish_next_ = 0;
+  uint64_t checks_pending_ = 0;
+  time_point check_deadline_{};
+  std::string fatal_;
+  // Parse buffers reused across messages.
+  core::sip_message msg_;
+};
+
+// -- sockets -------------------------------------------------------------------------
+
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+std::string sip_load::open_sockets() {
+  // Resolve the target (numeric or a name such as localhost).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = tcp_ ? SOCK_STREAM : SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  auto port = std::to_string(opt_.target_port);
+  if (int rc = getaddrinfo(opt_.target_host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return "cannot resolve " + opt_.target_host + ": " + gai_strerror(rc);
+  std::memcpy(&target_, res->ai_addr, res->ai_addrlen);
+  target_len_ = static_cast<socklen_t>(res->ai_addrlen);
+  int family = res->ai_family;
+  freeaddrinfo(res);
+  if (family == AF_INET6)
+    local_ip_ = "[::1]";
+  ep_ = epoll_create1(EPOLL_CLOEXEC);
+  if (ep_ < 0)
+    return errno_text("epoll_create1");
+  socks_.resize(opt_.sockets);
+  for (uint32_t i = 0; i < opt_.sockets; ++i) {
+    auto& s = socks_[i];
+    s.tcp = tcp_;
+    s.fd = ::socket(family, (tcp_ ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    if (s.fd < 0)
+      return errno_text("socket");
+    // Bursts of thousands of datagrams: big buffers keep the kernel from
+    // dropping what the server sends while we are busy sending.
+    int big = 8 << 20;
+    setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    if (tcp_) {
+      // A blocking connect to loopback returns at once; then non-blocking.
+      if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) != 0)
+        return errno_text("connect to " + opt_.target);
+      int one = 1;
+      setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else {
+      sockaddr_storage local{};
+      socklen_t len = 0;
+      if (family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&local);
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof(sockaddr_in6);
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&local);
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(sockaddr_in);
+      }
+      if (::bind(s.fd, reinterpret_cast<const sockaddr*>(&local), len) != 0)
+        return errno_text("bind");
+    }
+    sockaddr_storage me{};
+    socklen_t me_len = sizeof me;
+    getsockname(s.fd, reinterpret_cast<sockaddr*>(&me), &me_len);
+    s.port = ntohs(family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&me)->sin6_port
+                                      : reinterpret_cast<sockaddr_in*>(&me)->sin_port);
+    fcntl(s.fd, F_SETFL, fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = i;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, s.fd, &ev) != 0)
+      return errno_text("epoll_ctl");
+  }
+  return {};
+}
+
+void sip_load::send_on(uint32_t sock, const std::string& bytes, const sockaddr* to,
+                       socklen_t to_len) {
+  auto& s = socks_[sock];
+  if (s.tcp) {
+    s.outq += bytes;
+    flush_tcp(s);
+    return;
+  }
+  if (!to) {
+    to = reinterpret_cast<const sockaddr*>(&target_);
+    to_len = target_len_;
+  }
+  if (::sendto(s.fd, bytes.data(), bytes.size(), 0, to, to_len) < 0)
+    // A full socket buffer loses this datagram; the retransmission timer
+    // (requests) or the server's retransmission (our NOTIFY answers) covers it.
+    rec_.count("udp_send_failed");
+}
+
+void sip_load::flush_tcp(local_socket& s) {
+  while (!s.outq.empty()) {
+    auto n = ::send(s.fd, s.outq.data(), s.outq.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      fatal_ = errno_text("TCP send");
+      return;
+    }
+    s.outq.erase(0, static_cast<size_t>(n));
+  }
+  bool want = !s.outq.empty();
+  if (want != s.want_write) {
+    s.want_write = want;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+    ev.data.u32 = static_cast<uint32_t>(&s - socks_.data());
+    epoll_ctl(ep_, EPOLL_CTL_MOD, s.fd, &ev);
+  }
+}
+
+std::string sip_load::on_readable(uint32_t sock) {
+  auto& s = socks_[sock];
+  if (s.tcp) {
+    char buf[65536];
+    for (;;) {
+      auto n = ::recv(s.fd, buf, sizeof buf, 0);
+      if (n == 0)
+        return "the server closed TCP connection " + std::to_string(sock);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          break;
+        return errno_text("TCP recv");
+      }
+      s.framer.feed(std::string_view{buf, static_cast<size_t>(n)});
+      for (;;) {
+        auto item = s.framer.next();
+        if (!item)
+          return "TCP framing: " + std::string{item.err().phrase()};
+        if (!*item)
+          break;
+        if ((*item)->kind == core::stream_item::message)
+          on_datagram(sock, (*item)->bytes, target_, target_len_);
+      }
+    }
+    return {};
+  }
+  // UDP: drain the socket, 32 datagrams per system call.
+  constexpr unsigned batch = 32;
+  static thread_local std::vector<char> bufs(batch * 65536);
+  mmsghdr msgs[batch];
+  iovec iovs[batch];
+  sockaddr_storage froms[batch];
+  for (;;) {
+    for (unsigned i = 0; i < batch; ++i) {
+      iovs[i] = {bufs.data() + i * 65536, 65536};
+      msgs[i] = {};
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &froms[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof froms[i];
+    }
+    int n = recvmmsg(s.fd, msgs, batch, MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      if (errno == ECONNREFUSED) {
+        // An ICMP port unreachable for an earlier datagram: the server is
+        // not (yet / any more) there; the transactions will time out.
+        rec_.count("icmp_unreachable");
+        continue;
+      }
+      return errno_text("recvmmsg");
+    }
+    for (int i = 0; i < n; ++i)
+      on_datagram(sock, std::string_view{bufs.data() + i * 65536, msgs[i].msg_len}, froms[i],
+                  msgs[i].msg_hdr.msg_namelen);
+    if (static_cast<unsigned>(n) < batch)
+      break;
+  }
+  return {};
+}
+
+void sip_load::on_datagram(uint32_t sock, std::string_view data, const sockaddr_storage& from,
+                           socklen_t from_len) {
+  if (core::is_crlf_keepalive(data))
+    return;
+  auto framing = socks_[sock].tcp ? core::sip_framing::stream : core::sip_framing::datagram;
+  if (auto r = core::parse_sip_message(msg_, data, framing); !r) {
+    rec_.count("unparsable_messages");
+    return;
+  }
+  if (msg_.is_response())
+    on_response(msg_);
+  else
+    on_notify(msg_, sock, from, from_len);
+}
+
+// -- requests ----------------------------------------------------------------------
+
+std::string sip_load::via(uint32_t sock, uint64_t id) const {
+  std::string v = tcp_ ? "SIP/2.0/TCP " : "SIP/2.0/UDP ";
+  v += local_ip_;
+  v += ':';
+  v += std::to_string(socks_[sock].port);
+  v += ";branch=";
+  v += branch_prefix;
+  v += std::to_string(id);
+  v += ";rport";
+  return v;
+}
+
+std::string sip_load::contact_uri(uint32_t sock, const std::string& user) const {
+  auto c = "sip:" + user + "@" + local_ip_ + ":" + std::to_string(socks_[sock].port);
+  if (tcp_)
+    c += ";transport=tcp";
+  return c;
+}
+
+std::string sip_load::register_contact(uint64_t binding) const {
+  auto u = binding / opt_.devices;
+  auto d = binding % opt_.devices;
+  return contact_uri(static_cast<uint32_t>(binding % socks_.size()),
+                     user_name(u) + "." + std::to_string(d));
+}
+
+void sip_load::start_txn(uint64_t id, txn_kind kind, uint64_t subject, uint32_t sock,
+                         time_point due, std::string bytes, uint64_t seq) {
+  auto now = clock_type::now();
+  client_txn t;
+  t.kind = kind;
+  t.subject = subject;
+  t.sock = sock;
+  t.due = due;
+  t.seq = seq;
+  t.deadline = now + std::chrono::duration_cast<clock_type::duration>(
+                       std::chrono::duration<double>(opt_.timer_b));
+  t.interval = std::chrono::duration_cast<clock_type::duration>(
+    std::chrono::duration<double>(opt_.t1));
+  // Over TCP only timer B/F runs; over UDP timer A/E first.
+  t.next_timer = tcp_ ? t.deadline : std::min(t.deadline, now + t.interval);
+  send_on(sock, bytes);
+  if (!tcp_)
+    t.bytes = std::move(bytes);
+  timers_.push({t.next_timer, id});
+  txns_.emplace(id, std::move(t));
+}
+
+void sip_load::send_register(txn_kind kind, uint64_t binding, uint32_t expires,
+                             time_point due) {
+  auto sock = static_cast<uint32_t>(binding % socks_.size());
+  auto u = binding / opt_.devices;
+  auto user = user_name(u);
+  uint32_t cseq = 1;
+  if (!cseq_.empty())
+    cseq = ++cseq_[binding];
+  auto id = next_id_++;
+  std::string m;
+  m.reserve(512);
+  m += "REGISTER sip:" + opt_.domain + " SIP/2.0\r\n";
+  m += "Via: " + via(sock, id) + "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <" + aor(user) + ">;tag=" + opt_.user_prefix + "b" + std::to_string(binding)
+       + "\r\n";
+  m += "To: <" + aor(user) + ">\r\n";
+  m += "Call-ID: " + opt_.user_prefix + "-b" + std::to_string(binding) + "@rl\r\n";
+  m += "CSeq: " + std::to_string(cseq) + " REGISTER\r\n";
+  m += "Contact: <" + register_contact(binding) + ">\r\n";
+  m += "Expires: " + std::to_string(expires) + "\r\n";
+  m += "User-Agent: registrar-load\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  start_txn(id, kind, binding, sock, due, std::move(m));
+}
+
+void sip_load::send_subscribe(txn_kind kind, uint64_t k, const std::string& watcher_user,
+                              const std::string& target_user) {
+  auto sock = static_cast<uint32_t>(k % socks_.size());
+  auto id = next_id_++;
+  std::string m;
+  m.reserve(600);
+  m += "SUBSCRIBE " + aor(target_user) + " SIP/2.0\r\n";
+  m += "Via: " + via(sock, id) + "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <" + aor(watcher_user) + ">;tag=" + watcher_user + "\r\n";
+  m += "To: <" + aor(target_user) + ">\r\n";
+  // The Call-ID names the dialog: "<prefix>-w<k>" (watcher k) or
+  // "<prefix>-c<k>" (auto-buddy check k); NOTIFYs are matched by it.
+  m += "Call-ID: " + opt_.user_prefix + (kind == txn_kind::check_subscribe ? "-c" : "-w")
+       + std::to_string(k) + "@rl\r\n";
+  m += "CSeq: 1 SUBSCRIBE\r\n";
+  m += "Contact: <" + contact_uri(sock, watcher_user) + ">\r\n";
+  m += "Event: presence\r\n";
+  m += "Accept: application/pidf+xml\r\n";
+  m += "Expires: " + std::to_string(opt_.expires) + "\r\n";
+  m += "User-Agent: registrar-load\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  start_txn(id, kind, k, sock, clock_type::now(), std::move(m));
+}
+
+void sip_load::send_publish(uint32_t p, time_point due) {
+  auto& pub = pubs_[p];
+  auto sock = static_cast<uint32_t>(p % socks_.size());
+  auto user = publisher_user(p);
+  auto id = next_id_++;
+  // The note names the update; watchers recognise its NOTIFY by it.
+  pub.note = "rlk-" + std::to_string(p) + "-" + std::to_string(pub.seq);
+  std::string body;
+  body.reserve(400);
+  body += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n";
+  body += "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"" + aor(user) + "\">\r\n";
+  body += "<tuple id=\"rl" + std::to_string(p) + "\"><status><basic>open</basic></status>";
+  body += "<note>" + pub.note + "</note></tuple>\r\n</presence>\r\n";
+  std::string m;
+  m.reserve(700 + body.size());
+  m += "PUBLISH " + aor(user) + " SIP/2.0\r\n";
+  m += "Via: " + via(sock, id) + "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <" + aor(user) + ">;tag=" + user + "\r\n";
+  m += "To: <" + aor(user) + ">\r\n";
+  m += "Call-ID: " + opt_.user_prefix + "-p" + std::to_string(p) + "@rl\r\n";
+  m += "CSeq: " + std::to_string(++pub.cseq) + " PUBLISH\r\n";
+  m += "Event: presence\r\n";
+  m += "Expires: " + std::to_string(opt_.expires) + "\r\n";
+  if (!pub.etag.empty())
+    m += "SIP-If-Match: " + pub.etag + "\r\n";
+  m += "User-Agent: registrar-load\r\n";
+  m += "Content-Type: application/pidf+xml\r\n";
+  m += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  m += body;
+  start_txn(id, txn_kind::publish, p, sock, due, std::move(m), pub.seq);
+}
+
+// -- responses and NOTIFYs ---------------------------------------------------------
+
+void sip_load::on_response(const core::sip_message& msg) {
+  if (msg.vias().empty())
+    return;
+  auto branch = msg.vias().front().branch;
+  std::string_view prefix{branch_prefix};
+  if (branch.substr(0, prefix.size()) != prefix)
+    return;
+  uint64_t id = 0;
+  for (auto c : branch.substr(prefix.size())) {
+    if (c < '0' || c > '9')
+      return;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  auto i = txns_.find(id);
+  if (i == txns_.end())
+    return; // a retransmitted answer to a finished transaction
+  if (msg.status() < 200)
+    return; // provisional: keep waiting (timer E goes on, as RFC 3261 says)
+  auto t = std::move(i->second);
+  txns_.erase(i);
+  txn_done(id, t, msg.status(), &msg);
+}
+
+void sip_load::setup_one(bool ok) {
+  ++setup_done_;
+  rec_.setup_done.fetch_add(1, std::memory_order_relaxed);
+  if (!ok)
+    ++setup_errors_;
+}
+
+/// A transaction ended: `status` 0 = timeout (msg is null then).
+void sip_load::txn_done(uint64_t, client_txn& t, int status, const core::sip_message* msg) {
+  auto now = clock_type::now();
+  bool ok = status >= 200 && status < 300;
+  auto key = status == 0 ? std::string{"timeout"} : std::to_string(status);
+  switch (t.kind) {
+    case txn_kind::setup_register:
+      --outstanding_;
+      setup_one(ok);
+      break;
+    case txn_kind::setup_subscribe:
+      --outstanding_;
+      ++subs_answered_;
+      if (!ok) {
+        // This watcher will never be notified: count it as set up (failed).
+        ++setup_errors_;
+        rec_.count("setup_subscribe_" + key);
+      }
+      break;
+    case txn_kind::check_subscribe:
+      if (!ok) {
+        rec_.count("buddy_check_failed");
+        if (checks_pending_ > 0)
+          --checks_pending_;
+      }
+      break;
+    case txn_kind::measured_register: {
+      --outstanding_;
+      if (!ok) {
+        rec_.failure(t.due, now, key);
+        break;
+      }
+      rec_.success(t.due, now);
+      if (acks_.enabled() && msg) {
+        auto uri = register_contact(t.subject);
+        auto u = t.subject / opt_.devices;
+        uint32_t expires = msg->expires().value_or(0);
+        bool found = false;
+        for (auto& c : msg->contacts())
+          if (c.uri == uri) {
+            expires = c.expires.value_or(expires);
+            found = true;
+          }
+        // Expires: 0 removes the binding: it is absent from the 200.
+        if (!found && opt_.sc == scenario::unregister)
+          expires = 0;
+        acks_.write("REGISTER", aor(user_name(u)), uri, expires);
+      }
+      break;
+    }
+    case txn_kind::publish: {
+      auto p = static_cast<uint32_t>(t.subject);
+      auto& pub = pubs_[p];
+      if (!pub.busy || pub.seq != t.seq)
+        break;
+      if (!ok) {
+        if (status == 412)
+          pub.etag.clear(); // the publication is gone: start a new one next time
+        update_done(p, key);
+        break;
+      }
+      pub.etag = std::string{msg->sip_etag()};
+      if (acks_.enabled())
+        acks_.write("PUBLISH", aor(publisher_user(p)), pub.etag, msg->expires().value_or(0));
+      pub.replied = true;
+      if (pub.remaining == 0)
+        update_done(p, {});
+      break;
+    }
+  }
+}
+
+void sip_load::on_notify(const core::sip_message& msg, uint32_t sock,
+                         const sockaddr_storage& from, socklen_t from_len) {
+  if (msg.method() == core::sip_method::ack)
+    return;
+  // Answer first (every request we get is a NOTIFY in one of our dialogs;
+  // anything else gets its 200 too rather than a retransmission storm).
+  auto answer = core::make_response(msg, 200, "OK").str();
+  send_on(sock, answer, reinterpret_cast<const sockaddr*>(&from), from_len);
+  if (msg.method() != core::sip_method::notify)
+    return;
+  rec_.count("notify_received");
+  if (ph_ == phase::measure)
+    rec_.count("notifications"); // the measured phase's NOTIFYs
+  // Which dialog: "<prefix>-w<k>@rl" or "<prefix>-c<k>@rl".
+  auto cid = msg.call_id();
+  auto head = opt_.user_prefix + "-";
+  if (cid.size() < head.size() + 2 || cid.substr(0, head.size()) != head)
+    return;
+  char kind = cid[head.size()];
+  uint64_t k = 0;
+  for (auto c : cid.substr(head.size() + 1)) {
+    if (c < '0' || c > '9')
+      break;
+    k = k * 10 + static_cast<uint64_t>(c - '0');
+  }
+  auto body = msg.body();
+  if (kind == 'c') {
+    // Auto-buddy check: the first NOTIFY must say the registered user is open.
+    if (checks_pending_ == 0)
+      return;
+    --checks_pending_;
+    rec_.count(body.find("<basic>open</basic>") != std::string_view::npos
+                 ? "buddy_check_ok"
+                 : "buddy_check_failed");
+    return;
+  }
+  if (kind != 'w' || k >= watchers_.size())
+    return;
+  auto& w = watchers_[k];
+  if (!w.active) {
+    w.active = true;
+    ++watchers_active_;
+    if (ph_ == phase::setup_subscribe)
+      setup_one(true);
+  }
+  auto p = static_cast<uint32_t>(k / opt_.watchers);
+  if (p >= pubs_.size())
+    return;
+  auto& pub = pubs_[p];
+  if (!pub.busy || w.seen >= pub.seq || pub.note.empty())
+    return;
+  // The NOTIFY of this update carries its note (the server renders the
+  // PIDF itself, but keeps the note text).
+  auto pos = body.find(pub.note);
+  if (pos == std::string_view::npos || pos + pub.note.size() >= body.size()
+      || body[pos + pub.note.size()] != '<')
+    return;
+  w.seen = pub.seq;
+  if (pub.remaining > 0 && --pub.remaining == 0 && pub.replied)
+    update_done(p, {});
+}
+
+/// Update `seq` of publisher p is complete (error empty) or failed.
+void sip_load::update_done(uint32_t p, const std::string& error) {
+  auto& pub = pubs_[p];
+  auto now = clock_type::now();
+  if (error.empty())
+    rec_.success(pub.due, now);
+  else
+    rec_.failure(pub.due, now, error);
+  pub.busy = false;
+  --outstanding_;
+  if (!pub.backlog.empty()) {
+    auto due = pub.backlog.front();
+    pub.backlog.pop_front();
+    issue_update(p, due);
+    --outstanding_; // issue_update counted it again
+  }
+}
+
+void sip_load::issue_update(uint32_t p, time_point due) {
+  ++outstanding_;
+  auto& pub = pubs_[p];
+  if (pub.busy) {
+    pub.backlog.push_back(due);
+    return;
+  }
+  pub.busy = true;
+  pub.replied = false;
+  ++pub.seq;
+  // Mixed measures PUBLISH -> 200 only; presence waits for every watcher.
+  pub.remaining = opt_.sc == scenario::mixed ? 0 : opt_.watchers;
+  pub.due = due;
+  send_publish(p, due);
+  auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                        std::chrono::duration<double>(opt_.timer_b));
+  update_timers_.push({deadline, (uint64_t{p} << 32) | (pub.seq & 0xFFFFFFFF)});
+}
+
+// -- driving -------------------------------------------------------------------------
+
+void sip_load::fire_timers(time_point now) {
+  while (!timers_.empty() && timers_.top().first <= now) {
+    auto [when, id] = timers_.top();
+    timers_.pop();
+    auto i = txns_.find(id);
+    if (i == txns_.end() || i->second.next_timer != when)
+      continue; // finished, or a stale entry
+    auto& t = i->second;
+    if (now >= t.deadline) {
+      auto done = std::move(t);
+      txns_.erase(i);
+      txn_done(id, done, 0, nullptr);
+      continue;
+    }
+    // Timer A/E: retransmit, doubling up to T2 = 4 s (RFC 3261 §17.1.2.2).
+    send_on(t.sock, t.bytes);
+    rec_.count("retransmissions");
+    t.interval = std::min<clock_type::duration>(t.interval * 2, 4s);
+    t.next_timer = std::min(t.deadline, now + t.interval);
+    timers_.push({t.next_timer, id});
+  }
+  while (!update_timers_.empty() && update_timers_.top().first <= now) {
+    auto key = update_timers_.top().second;
+    update_timers_.pop();
+    auto p = static_cast<uint32_t>(key >> 32);
+    auto& pub = pubs_[p];
+    if (pub.busy && (pub.seq & 0xFFFFFFFF) == (key & 0xFFFFFFFF))
+      update_done(p, pub.replied ? "notify_timeout" : "timeout");
+  }
+}
+
+void sip_load::start_measure(time_point now) {
+  ph_ = phase::measure;
+  auto rate = opt_.rate;
+  if (opt_.sc == scenario::mixed && rate <= 0)
+    rate = static_cast<double>(opt_.users) / opt_.refresh_interval + opt_.presence_rate;
+  pace_.emplace(rate, opt_.effective_concurrency(), pl_.measured, now, opt_.duration);
+  rec_.set_phase("measure", pl_.measured == UINT64_MAX ? 0 : pl_.measured);
+  rec_.begin(now);
+}
+
+void sip_load::issue_measured(uint64_t i, time_point due) {
+  uint64_t bindings = opt_.users * opt_.devices;
+  switch (opt_.sc) {
+    case scenario::register_:
+    case scenario::auto_buddy:
+      ++outstanding_;
+      send_register(txn_kind::measured_register, i, opt_.expires, due);
+      break;
+    case scenario::refresh:
+      ++outstanding_;
+      send_register(txn_kind::measured_register, i % bindings, opt_.expires, due);
+      break;
+    case scenario::unregister:
+      ++outstanding_;
+      send_register(txn_kind::measured_register, i, 0, due);
+      break;
+    case scenario::presence:
+      issue_update(static_cast<uint32_t>(i % opt_.publishers), due);
+      break;
+    case scenario::mixed: {
+      // The same deterministic interleaving as engine mode.
+      double refresh_rate = static_cast<double>(opt_.users) / opt_.refresh_interval;
+      double s = opt_.presence_rate / (opt_.presence_rate + refresh_rate);
+      bool publish = opt_.presence_rate > 0
+                     && static_cast<uint64_t>(static_cast<double>(i + 1) * s)
+                          > static_cast<uint64_t>(static_cast<double>(i) * s);
+      if (publish) {
+        issue_update(static_cast<uint32_t>(mixed_publish_next_++ % opt_.publishers), due);
+      } else {
+        ++outstanding_;
+        send_register(txn_kind::measured_register, mixed_refresh_next_++ % opt_.users,
+                      opt_.expires, due);
+      }
+      break;
+    }
+  }
+}
+
+void sip_load::pump(time_point now) {
+  if (ph_ == phase::setup_register) {
+    while (outstanding_ < opt_.setup_concurrency && setup_next_ < pl_.setup_bindings) {
+      ++outstanding_;
+      send_register(txn_kind::setup_register, setup_next_++, opt_.expires, now);
+    }
+    if (setup_done_ < pl_.setup_bindings)
+      return;
+    ph_ = phase::setup_subscribe;
+    setup_next_ = 0;
+    setup_done_ = 0;
+    rec_.setup_done = 0;
+    rec_.set_phase("setup: subscribe", pl_.setup_subscriptions);
+    setup_notify_deadline_ = time_point::max();
+  }
+  if (ph_ == phase::setup_subscribe) {
+    while (outstanding_ < opt_.setup_concurrency && setup_next_ < pl_.setup_subscriptions) {
+      ++outstanding_;
+      auto k = setup_next_++;
+      send_subscribe(txn_kind::setup_subscribe, k, opt_.user_prefix + "w" + std::to_string(k),
+                     publisher_user(k / opt_.watchers));
+    }
+    if (subs_answered_ < pl_.setup_subscriptions)
+      return;
+    // Every SUBSCRIBE is answered; wait (up to timer B) for the first NOTIFYs.
+    if (setup_notify_deadline_ == time_point::max())
+      setup_notify_deadline_ = now + std::chrono::duration_cast<clock_type::duration>(
+                                       std::chrono::duration<double>(opt_.timer_b));
+    if (watchers_active_ + setup_errors_ < pl_.setup_subscriptions
+        && now < setup_notify_deadline_)
+      return;
+    if (watchers_active_ + setup_errors_ < pl_.setup_subscriptions)
+      rec_.count("setup_notify_missing",
+                 pl_.setup_subscriptions - watchers_active_ - setup_errors_);
+    start_measure(now);
+  }
+  if (ph_ == phase::measure) {
+    while (auto due = pace_->next(now, outstanding_))
+      issue_measured(pace_->issued() - 1, *due);
+    if (!pace_->exhausted(now) || outstanding_ > 0)
+      return;
+    rec_.end(now);
+    ph_ = phase::check;
+    if (opt_.sc == scenario::auto_buddy && pl_.measured > 1) {
+      // Ten registered users, SUBSCRIBEd to by a checker: each first NOTIFY
+      // must report them open (presence derived from the registration).
+      auto n = std::min<uint64_t>(pl_.measured, 10);
+      checks_pending_ = n;
+      for (uint64_t k = 0; k < n; ++k)
+        send_subscribe(txn_kind::check_subscribe, k, opt_.user_prefix + "chk",
+                       user_name(k * (pl_.measured / n)));
+      rec_.set_phase("check", 0);
+      check_deadline_ = now + std::chrono::duration_cast<clock_type::duration>(
+                                std::chrono::duration<double>(opt_.timer_b));
+    }
+  }
+  if (ph_ == phase::check) {
+    if (checks_pending_ > 0 && now < check_deadline_)
+      return;
+    if (checks_pending_ > 0)
+      rec_.count("buddy_check_failed", checks_pending_);
+    ph_ = phase::finished;
+  }
+}
+
+std::string sip_load::run() {
+  if (auto err = open_sockets(); !err.empty())
+    return err;
+  if (opt_.sc == scenario::refresh || opt_.sc == scenario::unregister
+      || opt_.sc == scenario::mixed)
+    cseq_.assign(pl_.setup_bindings, 0);
+  watchers_.resize(pl_.setup_subscriptions);
+  pubs_.resize(opt_.publishers);
+  rec_.set_phase("setup: register", pl_.setup_bindings);
+  auto last_idle = clock_type::now();
+  epoll_event events[64];
+  while (ph_ != phase::finished && fatal_.empty()) {
+    auto now = clock_type::now();
+    pump(now);
+    if (ph_ == phase::finished)
+      break;
+    // Sleep in epoll until the next due operation or timer (rate pacing).
+    auto wake = now + 100ms;
+    if (!timers_.empty())
+      wake = std::min(wake, timers_.top().first);
+    if (!update_timers_.empty())
+      wake = std::min(wake, update_timers_.top().first);
+    if (pace_)
+      if (auto due = pace_->next_due())
+        wake = std::min(wake, *due);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
+    // Round up, so we do not spin for the last fraction of a millisecond.
+    if (wake > now && ms == 0)
+      ms = 1;
+    int n = epoll_wait(ep_, events, 64, static_cast<int>(std::max<int64_t>(ms, 0)));
+    if (n < 0 && errno != EINTR)
+      return errno_text("epoll_wait");
+    for (int i = 0; i < n; ++i) {
+      auto sock = events[i].data.u32;
+      if (events[i].events & EPOLLOUT)
+        flush_tcp(socks_[sock]);
+      if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        if (auto err = on_readable(sock); !err.empty())
+          return err;
+    }
+    now = clock_type::now();
+    fire_timers(now);
+    if (now - last_idle >= 200ms) {
+      last_idle = now;
+      idle_();
+    }
+  }
+  if (!fatal_.empty())
+    return fatal_;
+  if (setup_errors_)
+    rec_.count("setup_errors", setup_errors_);
+  return {};
+}
+
+} // namespace
+
+std::string run_sip(const options& opt, recorder& rec, ack_log& acks,
+                    const std::function<void()>& idle) {
+  sip_load load{opt, rec, acks, idle};
+  return load.run();
+}
+
+} // namespace regcore::load
