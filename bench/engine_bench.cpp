@@ -4,7 +4,9 @@
 // registered user. Figures and commands: docs/performance.md.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "actors/engine.hpp"
@@ -17,8 +19,23 @@ using namespace regcore;
 
 namespace {
 
+/// The engine's actor system. REGCORE_BENCH_SCHED="policy threads" (e.g.
+/// "sharing 2") overrides CAF's defaults (work stealing, max(4, cores)
+/// workers) to compare scheduler settings in one build.
 struct bench_config : caf::actor_system_config {
-  bench_config() { messages::register_types(*this); }
+  bench_config() {
+    messages::register_types(*this);
+    if (auto env = std::getenv("REGCORE_BENCH_SCHED")) {
+      std::istringstream in{env};
+      std::string policy;
+      size_t threads = 0;
+      in >> policy >> threads;
+      if (!policy.empty())
+        set("scheduler.policy", caf::atom_from_string(policy));
+      if (threads > 0)
+        set("scheduler.max-threads", threads);
+    }
+  }
 };
 
 long rss_kb() {
