@@ -558,6 +558,14 @@ std::string run_engine(const options& opt, recorder& rec, ack_log& acks,
       if (!e)
         return "journal: " + sys.render(e.error());
       eng = std::move(*e);
+      {
+        // Ready to serve once every shard has taken its users over (the
+        // restore is each shard's first message; stats comes after it).
+        caf::scoped_actor self{sys};
+        for (auto& shard : eng.refs->shards)
+          self->request(shard, caf::infinite, stats_atom::value)
+            .receive([](const shard_stats&) {}, [](const caf::error&) {});
+      }
       std::cerr << "registrar-load: restored " << eng.restored_users << " users in "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::steady_clock::now() - started)
