@@ -62,6 +62,40 @@ struct request_ctx {
   std::shared_ptr<std::string> raw;
 };
 
+/// A REGISTER on its way to the engine, kept parsed across the round trip:
+/// the views of `msg` point into *ctx.raw, which the shared_ptr keeps in
+/// place however often this struct moves.
+struct pending_register {
+  request_ctx ctx;
+  core::sip_message msg;
+};
+
+/// The REGISTERs for one shard collected while the edge handles one
+/// message from the transport (one datagram, or a burst of them): sent
+/// together when that message is done, as one register_request or one
+/// register_batch_request.
+struct shard_queue {
+  std::vector<pending_register> pending;
+  std::vector<register_request> requests;
+};
+
+/// REGISTERs sent to a shard and not answered yet (one request or batch).
+struct inflight_registers {
+  std::shared_ptr<std::vector<pending_register>> requests;
+  /// When they get a 500 if the shard has not answered (sweep_atom).
+  caf::actor_clock::time_point deadline;
+};
+
+/// The edge's own timer for the REGISTERs in flight. A request with a
+/// timeout would cost a call into CAF's clock thread (a mutex and a
+/// wake-up) per request, and a timeout message back 10 s later even when
+/// the answer came; one sweep per second while anything is in flight does
+/// the same job.
+using sweep_atom = caf::atom_constant<caf::atom("edgesweep")>;
+
+/// How long the engine may take to answer a REGISTER (then: 500).
+constexpr auto engine_timeout = std::chrono::seconds{10};
+
 struct edge_counters {
   uint64_t requests = 0;
   uint64_t responses = 0;
@@ -94,20 +128,37 @@ struct edge_state {
   std::unordered_map<std::string, pending_notify> pending;
   uint32_t next_epoch = 0;
   uint64_t next_branch = 0;
+  /// REGISTERs not sent to the engine yet, by shard index
+  /// (engine_refs::shards), and the indexes with something queued, in the
+  /// order they were first used.
+  std::vector<shard_queue> reg_queues;
+  std::vector<uint32_t> reg_dirty;
+  /// Sent to the engine, by id; the sweep answers what is overdue.
+  std::unordered_map<uint64_t, inflight_registers> inflight;
+  uint64_t next_inflight = 0;
+  bool sweeping = false;
+  /// The Date header value, rebuilt once per second.
+  std::string date;
+  std::time_t date_at = -1;
   edge_counters counters;
   static inline const char* name = "sip_edge";
 };
 
 using edge_actor = caf::stateful_actor<edge_state>;
 
-/// RFC 1123 date for the Date header (RFC 3261 §20.17).
-std::string http_date() {
+/// RFC 1123 date for the Date header (RFC 3261 §20.17): formatted once per
+/// second, not per response.
+const std::string& http_date(edge_state& st) {
   auto t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  auto n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return std::string(buf, n);
+  if (t != st.date_at) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    auto n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    st.date.assign(buf, n);
+    st.date_at = t;
+  }
+  return st.date;
 }
 
 /// A To tag that is the same for retransmissions of one request.
@@ -155,14 +206,20 @@ core::sip_builder respond(edge_actor* self, const request_ctx& ctx,
   return b;
 }
 
-/// Sends a final response and remembers it for retransmissions.
-void send_response(edge_actor* self, const request_ctx& ctx, core::sip_builder& b) {
+/// Sends a final response and remembers it for retransmissions. With an
+/// `outbox`, the response is queued there instead (the caller sends the
+/// whole outbox at once, in order, with sip_sender::send_many).
+void send_response(edge_actor* self, const request_ctx& ctx, core::sip_builder& b,
+                   sip_sender::outbox* outbox = nullptr) {
   auto bytes = b.take();
   auto& st = self->state;
   if (!ctx.txn.empty())
     st.txns.complete(ctx.txn, bytes);
   ++st.counters.responses;
-  st.out->send(ctx.from, std::move(bytes));
+  if (outbox)
+    outbox->emplace_back(ctx.from, std::move(bytes));
+  else
+    st.out->send(ctx.from, std::move(bytes));
 }
 
 void reply(edge_actor* self, const request_ctx& ctx, const core::sip_message& req,
@@ -201,21 +258,27 @@ core::sip_framing framing_of(const sip_endpoint& x) {
 }
 
 /// Answers an engine error with its SIP status.
-void answer_error(edge_actor* self, const request_ctx& ctx, const caf::error& err) {
-  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
-                                       self->state.settings.limits);
-  if (!again)
-    return;
+void answer_error(edge_actor* self, const request_ctx& ctx, const core::sip_message& req,
+                  const caf::error& err, sip_sender::outbox* outbox = nullptr) {
   bool ours = err.category() == messages::error_category;
   auto e = messages::from_caf_error(err);
   auto status = ours ? core::sip_status(e.code) : 500;
-  auto b = respond(self, ctx, *again, status,
+  auto b = respond(self, ctx, req, status,
                    ours ? e.phrase() : std::string_view{"Server Internal Error"});
   if (ours && e.code == core::errc::interval_too_brief)
     b.header(core::header_id::min_expires, e.value);
   if (status == 415) // RFC 3261 §21.4.13: say what we accept
     b.header(core::header_id::accept, "application/pidf+xml");
-  send_response(self, ctx, b);
+  send_response(self, ctx, b, outbox);
+}
+
+/// Same, parsing the request again from its bytes (SUBSCRIBE, PUBLISH).
+void answer_error(edge_actor* self, const request_ctx& ctx, const caf::error& err) {
+  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                       self->state.settings.limits);
+  if (!again)
+    return;
+  answer_error(self, ctx, *again, err);
 }
 
 /// The canonical AOR `uri` names if it is one of ours; otherwise answers
@@ -275,35 +338,152 @@ register_request to_register_request(const core::sip_message& req, std::string a
   return r;
 }
 
-void on_register(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
+/// The 200 to a REGISTER: the bindings the engine holds now.
+void answer_register(edge_actor* self, const pending_register& p, const register_reply& rep,
+                     sip_sender::outbox* outbox = nullptr) {
+  auto& req = p.msg;
+  auto b = respond(self, p.ctx, req, 200, "OK");
+  std::string v;
+  for (auto& c : rep.bindings) {
+    v.clear();
+    v += '<';
+    v += c.uri;
+    v += ">;expires=";
+    v += std::to_string(c.expires);
+    b.header(core::header_id::contact, v);
+  }
+  // RFC 3327 §5.3: echo Path when the UA supports it.
+  bool path_ok = false;
+  for (auto opt : req.supported())
+    path_ok = path_ok || core::iequals(opt, "path");
+  if (path_ok)
+    for (auto& x : req.path())
+      b.header(core::header_id::path, x.raw);
+  b.header(core::header_id::date, http_date(self->state));
+  send_response(self, p.ctx, b, outbox);
+}
+
+/// Queues a REGISTER for its shard; flush_registers() sends it when the
+/// message being handled is done. The request stays parsed until answered.
+void on_register(edge_actor* self, request_ctx& ctx, core::sip_message& req) {
   auto aor = our_aor(self, ctx, req, req.to().uri);
   if (!aor)
     return;
-  auto r = to_register_request(req, *aor, ctx.from);
-  auto& shard = self->state.refs->shard_for(r.aor);
-  self->request(shard, std::chrono::seconds{10}, std::move(r))
-    .then(
-      [=](register_reply& rep) {
-        auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
-                                             self->state.settings.limits);
-        if (!again)
-          return;
-        auto b = respond(self, ctx, *again, 200, "OK");
-        for (auto& c : rep.bindings) {
-          std::string v = "<" + c.uri + ">;expires=" + std::to_string(c.expires);
-          b.header(core::header_id::contact, v);
-        }
-        // RFC 3327 §5.3: echo Path when the UA supports it.
-        bool path_ok = false;
-        for (auto opt : again->supported())
-          path_ok = path_ok || core::iequals(opt, "path");
-        if (path_ok)
-          for (auto& p : again->path())
-            b.header(core::header_id::path, p.raw);
-        b.header(core::header_id::date, http_date());
-        send_response(self, ctx, b);
-      },
-      [=](caf::error& err) { answer_error(self, ctx, err); });
+  auto& st = self->state;
+  auto r = to_register_request(req, std::move(*aor), ctx.from);
+  auto& shards = st.refs->shards;
+  auto idx = core::shard_of(r.aor, static_cast<uint32_t>(shards.size()));
+  if (st.reg_queues.size() < shards.size())
+    st.reg_queues.resize(shards.size());
+  auto& q = st.reg_queues[idx];
+  if (q.requests.empty())
+    st.reg_dirty.push_back(idx);
+  q.requests.push_back(std::move(r));
+  q.pending.push_back(pending_register{std::move(ctx), std::move(req)});
+}
+
+/// The REGISTERs of in-flight entry `id`, which is then gone; null when the
+/// sweep answered them already (the engine's late answer is dropped).
+std::shared_ptr<std::vector<pending_register>> take_inflight(edge_state& st, uint64_t id) {
+  auto i = st.inflight.find(id);
+  if (i == st.inflight.end())
+    return nullptr;
+  auto ps = std::move(i->second.requests);
+  st.inflight.erase(i);
+  return ps;
+}
+
+/// Answers every REGISTER of `ps` with `err`, in order, in one send_many.
+void answer_all(edge_actor* self, const std::vector<pending_register>& ps,
+                const caf::error& err) {
+  sip_sender::outbox out;
+  out.reserve(ps.size());
+  for (auto& p : ps)
+    answer_error(self, p.ctx, p.msg, err, &out);
+  self->state.out->send_many(out);
+}
+
+/// Once a second while REGISTERs are in flight: those the engine did not
+/// answer within engine_timeout get a 500, as a timed-out request would.
+void on_sweep(edge_actor* self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  for (auto i = st.inflight.begin(); i != st.inflight.end();) {
+    if (i->second.deadline <= now) {
+      auto ps = std::move(i->second.requests);
+      i = st.inflight.erase(i);
+      spdlog::warn("sip: the engine did not answer {} REGISTER(s) in time", ps->size());
+      answer_all(self, *ps, caf::make_error(caf::sec::request_timeout));
+    } else {
+      ++i;
+    }
+  }
+  st.sweeping = !st.inflight.empty();
+  if (st.sweeping)
+    self->delayed_send(self, std::chrono::seconds{1}, sweep_atom::value);
+}
+
+/// Sends the queued REGISTERs: per shard one register_request (one
+/// REGISTER) or one register_batch_request (several, in arrival order; the
+/// shard handles them in that order). The answers of a batch leave in one
+/// send_many, in the same order.
+void flush_registers(edge_actor* self) {
+  auto& st = self->state;
+  if (st.reg_dirty.empty())
+    return;
+  auto deadline = self->clock().now() + engine_timeout;
+  for (auto idx : st.reg_dirty) {
+    auto& q = st.reg_queues[idx];
+    auto& shard = st.refs->shards[idx];
+    auto id = ++st.next_inflight;
+    st.inflight.emplace(
+      id, inflight_registers{
+            std::make_shared<std::vector<pending_register>>(std::move(q.pending)), deadline});
+    auto on_error = [self, id](caf::error& err) {
+      if (auto ps = take_inflight(self->state, id))
+        answer_all(self, *ps, err);
+    };
+    if (q.requests.size() == 1) {
+      self->request(shard, caf::infinite, std::move(q.requests.front()))
+        .then(
+          [self, id](register_reply& rep) {
+            if (auto ps = take_inflight(self->state, id))
+              answer_register(self, ps->front(), rep);
+          },
+          on_error);
+    } else {
+      register_batch_request batch;
+      batch.requests = std::move(q.requests);
+      self->request(shard, caf::infinite, std::move(batch))
+        .then(
+          [self, id](register_batch_reply& rep) {
+            auto ps = take_inflight(self->state, id);
+            if (!ps)
+              return;
+            sip_sender::outbox out;
+            out.reserve(ps->size());
+            for (size_t k = 0; k < ps->size(); ++k) {
+              auto& p = (*ps)[k];
+              if (k >= rep.results.size())
+                answer_error(self, p.ctx, p.msg,
+                             caf::make_error(caf::sec::invalid_argument), &out);
+              else if (auto& res = rep.results[k]; res.error)
+                answer_error(self, p.ctx, p.msg, res.error, &out);
+              else
+                answer_register(self, p, res.reply, &out);
+            }
+            self->state.out->send_many(out);
+          },
+          on_error);
+    }
+    q.pending.clear();
+    q.requests.clear();
+  }
+  st.reg_dirty.clear();
+  if (!st.sweeping) {
+    st.sweeping = true;
+    self->delayed_send(self, std::chrono::seconds{1}, sweep_atom::value);
+  }
 }
 
 /// Sends one NOTIFY in `d` (RFC 6665 §4.2.2, RFC 3856 §6.6): Event,
@@ -430,6 +610,7 @@ void on_response(edge_actor* self, const core::sip_message& resp) {
 void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
   if (!presence_event(self, ctx, req))
     return;
+  flush_registers(self); // the engine sees requests in arrival order
   auto& st = self->state;
   subscribe_request r;
   for (auto a : req.accept())
@@ -524,6 +705,7 @@ void on_notify_required(edge_actor* self, const notify_required_event& ev) {
 void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
   if (!presence_event(self, ctx, req))
     return;
+  flush_registers(self); // the engine sees requests in arrival order
   auto aor = our_aor(self, ctx, req, req.request_uri());
   if (!aor)
     return;
@@ -695,8 +877,9 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
   if (req.method() == core::sip_method::ack)
     return; // never answered
   ++st.counters.requests;
-  spdlog::debug("sip: {} {} from {}", core::to_string(req.method()), req.request_uri(),
-                to_string(ctx.from));
+  if (spdlog::should_log(spdlog::level::debug)) // to_string(from) costs an allocation
+    spdlog::debug("sip: {} {} from {}", core::to_string(req.method()), req.request_uri(),
+                  to_string(ctx.from));
   auto now = self->clock().now();
   if (ctx.from.proto == core::transport::udp) {
     ctx.txn = core::server_transaction_key(req);
@@ -769,7 +952,17 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
   self->send(st.refs->bus, bus_subscribe{caf::actor_cast<caf::actor>(self),
                                          event_bit(event_kind::notify_required)});
   return {
-    [=](sip_inbound& in) { on_inbound(self, in); },
+    [=](sip_inbound& in) {
+      on_inbound(self, in);
+      flush_registers(self);
+    },
+    [=](std::vector<sip_inbound>& burst) {
+      // Datagrams the transport read in one go: handled in order, their
+      // REGISTERs go to the engine as one batch per shard.
+      for (auto& in : burst)
+        on_inbound(self, in);
+      flush_registers(self);
+    },
     [=](sip_connection_closed&) {
       // Dialogs keep their peer: the next NOTIFY opens a new connection to
       // the same address (RFC 3261 §18.2.2), or times out and ends it.
@@ -777,6 +970,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
     [=](retransmit_atom, const std::string& branch, uint32_t epoch) {
       on_retransmit(self, branch, epoch);
     },
+    [=](sweep_atom) { on_sweep(self); },
     [=](caf::ok_atom) {
       // bus_subscribe acknowledged
     },
@@ -836,6 +1030,11 @@ const std::vector<bound_listener>& sip_server::listeners() const {
 void sip_server::stop() {
   if (transport_)
     transport_->stop();
+  if (transport_ && edge_) {
+    auto& s = transport_->stats();
+    spdlog::info("sip: {} datagrams in {} bursts, {} TCP messages", s.datagrams_in.load(),
+                 s.datagram_bursts.load(), s.stream_messages_in.load());
+  }
   if (edge_)
     caf::anon_send_exit(edge_, caf::exit_reason::user_shutdown);
   edge_ = nullptr;

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <unordered_map>
 #include <utility>
 
@@ -25,6 +26,11 @@ sip_sender::~sip_sender() {
   // nop
 }
 
+void sip_sender::send_many(outbox& msgs) {
+  for (auto& [to, bytes] : msgs)
+    send(to, std::move(bytes));
+}
+
 namespace {
 
 constexpr uint64_t listener_tag = uint64_t{1} << 63;
@@ -33,6 +39,11 @@ constexpr size_t read_chunk = 64 * 1024;
 /// Datagrams or reads handled per socket before epoll is asked again
 /// (fairness between sockets).
 constexpr int reads_per_event = 64;
+/// Datagrams per recvmmsg / sendmmsg, and so at most per message to the
+/// edge.
+constexpr unsigned udp_burst = 32;
+/// recvmmsg bursts per readable UDP socket before epoll is asked again.
+constexpr int bursts_per_event = 8;
 
 /// ip + port -> sockaddr; false if `ip` is not a numeric address.
 bool to_sockaddr(const std::string& ip, uint16_t port, sockaddr_storage& ss,
@@ -191,6 +202,57 @@ void sip_transport::stop() {
   if (thread_.joinable())
     thread_.join();
   impl_->edge = nullptr;
+}
+
+void sip_transport::send_many(outbox& msgs) {
+  // Runs of UDP datagrams from one listener leave with one sendmmsg each
+  // (sendmmsg on a datagram socket is thread-safe like sendto); anything
+  // else goes through send(), in order.
+  std::array<mmsghdr, udp_burst> mh;
+  std::array<iovec, udp_burst> iov;
+  std::array<sockaddr_storage, udp_burst> dst;
+  size_t i = 0;
+  while (i < msgs.size()) {
+    auto& first = msgs[i].first;
+    if (first.proto != core::transport::udp || first.listener >= impl_->fds.size()) {
+      send(first, std::move(msgs[i].second));
+      ++i;
+      continue;
+    }
+    auto listener = first.listener;
+    unsigned n = 0;
+    for (; i < msgs.size() && n < udp_burst; ++i) {
+      auto& [to, bytes] = msgs[i];
+      if (to.proto != core::transport::udp || to.listener != listener)
+        break;
+      socklen_t len = 0;
+      if (!to_sockaddr(to.ip, to.port, dst[n], len)) {
+        ++stats_.send_failures;
+        continue;
+      }
+      iov[n].iov_base = bytes.data();
+      iov[n].iov_len = bytes.size();
+      mh[n].msg_hdr = msghdr{};
+      mh[n].msg_hdr.msg_name = &dst[n];
+      mh[n].msg_hdr.msg_namelen = len;
+      mh[n].msg_hdr.msg_iov = &iov[n];
+      mh[n].msg_hdr.msg_iovlen = 1;
+      mh[n].msg_len = 0;
+      ++n;
+    }
+    unsigned done = 0;
+    while (done < n) {
+      auto r = ::sendmmsg(impl_->fds[listener], mh.data() + done, n - done, MSG_DONTWAIT);
+      if (r <= 0) {
+        // The first of the rest failed (a full buffer, an unreachable
+        // address): count it, go on with the others, as sendto would.
+        ++stats_.send_failures;
+        ++done;
+        continue;
+      }
+      done += static_cast<unsigned>(r);
+    }
+  }
 }
 
 void sip_transport::send(const sip_endpoint& to, std::string bytes) {
@@ -370,25 +432,75 @@ void sip_transport::run() {
         return;
     }
   };
+  // UDP: up to udp_burst datagrams per recvmmsg, each burst ONE message to
+  // the edge (a scheduler wake-up per burst, not per datagram).
+  std::vector<char> ubuf(udp_burst * read_chunk);
+  std::array<mmsghdr, udp_burst> mh;
+  std::array<iovec, udp_burst> iov;
+  std::array<sockaddr_storage, udp_burst> src;
+  // The last source address and its text (most bursts come from few peers).
+  sockaddr_storage last_ss{};
+  socklen_t last_len = 0;
+  std::string last_ip;
+  uint16_t last_port = 0;
+  auto inbound_of = [&](unsigned k, uint32_t index) {
+    sip_inbound in;
+    in.from.proto = core::transport::udp;
+    auto len = mh[k].msg_hdr.msg_namelen;
+    if (len != last_len || std::memcmp(&src[k], &last_ss, len) != 0) {
+      from_sockaddr(src[k], last_ip, last_port);
+      std::memcpy(&last_ss, &src[k], len);
+      last_len = len;
+    }
+    in.from.ip = last_ip;
+    in.from.port = last_port;
+    in.from.listener = index;
+    in.bytes.assign(ubuf.data() + k * read_chunk, mh[k].msg_len);
+    return in;
+  };
+  auto read_udp = [&](uint32_t index) {
+    auto fd = im.fds[index];
+    for (int round = 0; round < bursts_per_event; ++round) {
+      for (unsigned k = 0; k < udp_burst; ++k) {
+        iov[k].iov_base = ubuf.data() + k * read_chunk;
+        iov[k].iov_len = read_chunk;
+        mh[k].msg_hdr = msghdr{};
+        mh[k].msg_hdr.msg_name = &src[k];
+        mh[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        mh[k].msg_hdr.msg_iov = &iov[k];
+        mh[k].msg_hdr.msg_iovlen = 1;
+        mh[k].msg_len = 0;
+      }
+      auto n = ::recvmmsg(fd, mh.data(), udp_burst, MSG_DONTWAIT, nullptr);
+      if (n <= 0)
+        return;
+      auto count = static_cast<unsigned>(n);
+      stats_.datagrams_in += count;
+      ++stats_.datagram_bursts;
+      if (count == 1) {
+        caf::anon_send(im.edge, inbound_of(0, index));
+      } else {
+        std::vector<sip_inbound> burst;
+        burst.reserve(count);
+        for (unsigned k = 0; k < count; ++k)
+          burst.push_back(inbound_of(k, index));
+        caf::anon_send(im.edge, std::move(burst));
+      }
+      if (count < udp_burst)
+        return; // drained (epoll is level-triggered: more wakes us again)
+    }
+  };
   auto on_listener = [&](uint32_t index) {
     auto fd = im.fds[index];
     auto& l = listeners_[index];
+    if (l.addr.proto == core::transport::udp) {
+      read_udp(index);
+      return;
+    }
     for (int round = 0; round < reads_per_event; ++round) {
       sockaddr_storage ss;
       socklen_t len = sizeof(ss);
-      if (l.addr.proto == core::transport::udp) {
-        auto n = ::recvfrom(fd, buf.data(), buf.size(), MSG_DONTWAIT,
-                            reinterpret_cast<sockaddr*>(&ss), &len);
-        if (n < 0)
-          return;
-        ++stats_.datagrams_in;
-        sip_inbound in;
-        in.from.proto = core::transport::udp;
-        from_sockaddr(ss, in.from.ip, in.from.port);
-        in.from.listener = index;
-        in.bytes.assign(buf.data(), static_cast<size_t>(n));
-        caf::anon_send(im.edge, std::move(in));
-      } else {
+      {
         int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len,
                             SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)

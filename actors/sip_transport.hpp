@@ -3,7 +3,10 @@
 
 // The SIP transport: UDP and TCP sockets (IPv4 and IPv6) served by one I/O
 // thread with epoll. It turns bytes into sip_inbound messages for the SIP
-// edge actor and sends what the edge gives it.
+// edge actor and sends what the edge gives it. UDP is read in bursts
+// (recvmmsg): the datagrams of one burst reach the edge as ONE message, a
+// std::vector<sip_inbound> (a single datagram as a plain sip_inbound), so
+// the edge actor is scheduled once per burst, not once per datagram.
 //
 // Why not a CAF io broker: CAF 0.17's datagram servants do not expose a
 // datagram's source address (remote_addr() is empty), which RFC 3581
@@ -47,6 +50,14 @@ public:
   /// an open connection to to.ip:to.port, else on a new one. Failures are
   /// silent (the transaction layer times out).
   virtual void send(const sip_endpoint& to, std::string bytes) = 0;
+
+  /// Messages to send, in order.
+  using outbox = std::vector<std::pair<sip_endpoint, std::string>>;
+
+  /// Sends every message of `msgs`, in order, as send() would; `msgs` is
+  /// left valid but unspecified. The default calls send() for each; the
+  /// transport sends each run of UDP datagrams with one sendmmsg.
+  virtual void send_many(outbox& msgs);
 };
 
 /// What to listen on.
@@ -80,6 +91,9 @@ struct transport_limits {
 /// Counters (read from any thread).
 struct transport_stats {
   std::atomic<uint64_t> datagrams_in{0};
+  /// Messages to the edge carrying datagrams (datagrams_in / this = the
+  /// mean burst).
+  std::atomic<uint64_t> datagram_bursts{0};
   std::atomic<uint64_t> stream_messages_in{0};
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_closed{0};
@@ -111,6 +125,8 @@ public:
   void stop();
 
   void send(const sip_endpoint& to, std::string bytes) override;
+
+  void send_many(outbox& msgs) override;
 
   const transport_stats& stats() const { return stats_; }
 

@@ -79,6 +79,32 @@ bool edge_settings(const actors::daemon_config& cfg, actors::sip_edge_settings& 
   return true;
 }
 
+/// The scheduler of the daemon, then the --caf KEY=VALUE options on top.
+/// CAF's defaults (work stealing, max(4, cores) workers) cost ~2/3 of the
+/// CPU of a REGISTER on a 2-core machine: idle workers poll and nanosleep
+/// (every 50 µs for a while) instead of blocking, and four workers plus the
+/// transport's I/O thread contend for two cores. The daemon's actors hand
+/// work on in batches (the transport reads bursts of datagrams, the edge
+/// sends one register_batch per shard), so few workers that block when idle
+/// do best (docs/performance.md, "Cutting the server CPU per REGISTER").
+caf::error daemon_scheduler(caf::actor_system_config& cfg,
+                            const std::vector<std::string>& opts) {
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", size_t{2});
+  if (opts.empty())
+    return caf::none;
+  std::vector<std::string> args;
+  for (auto& o : opts)
+    args.push_back("--" + o);
+  std::istringstream no_ini;
+  if (auto err = cfg.parse(std::move(args), no_ini))
+    return err;
+  if (!cfg.remainder.empty())
+    return caf::make_error(caf::sec::invalid_argument,
+                           "unknown CAF option: " + cfg.remainder.front());
+  return caf::none;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -87,6 +113,11 @@ int main(int argc, char** argv) {
                "docs/configuration.md."};
   actors::cli_options opts;
   actors::add_cli_options(app, opts);
+  std::vector<std::string> caf_opts;
+  app.add_option("--caf", caf_opts,
+                 "CAF option KEY=VALUE (repeatable), e.g. --caf scheduler.max-threads=2 "
+                 "or --caf scheduler.policy=stealing; see daemon_scheduler() for the "
+                 "defaults");
   CLI11_PARSE(app, argc, argv);
   actors::daemon_config cfg;
   if (!opts.config_file.empty()) {
@@ -119,6 +150,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   caf::actor_system_config sys_cfg;
   messages::register_types(sys_cfg);
+  if (auto err = daemon_scheduler(sys_cfg, caf_opts)) {
+    std::cerr << "registrard: --caf: " << caf::to_string(err) << "\n";
+    return 2;
+  }
   int rc = 0;
   {
     caf::actor_system sys{sys_cfg};
