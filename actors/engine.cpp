@@ -381,7 +381,7 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
   // The shards keep `shared`; its shard list is filled in before any message
   // can reach them (nothing has their handles yet).
   if (j)
-    refs->store = spawn_store(sys, std::move(j));
+    refs->store = spawn_store(sys, std::move(j), refs->cfg->store_thread);
   for (uint32_t i = 0; i < shards; ++i)
     refs->shards.push_back(spawn_directory_shard(sys, shared));
   // Restored users go to their shards as the first message each gets

@@ -44,6 +44,11 @@ struct engine_config {
   /// mean something to the next process); system_clock when empty. Tests
   /// set it to a fake that follows the test coordinator's clock.
   std::function<std::chrono::system_clock::time_point()> wall_clock;
+  /// The store (the journal's writer) runs on a thread of its own, so a
+  /// commit waiting for the disk (fsync) never holds a scheduler worker.
+  /// Tests under CAF's test coordinator turn it off (a detached actor is
+  /// not driven by the coordinator).
+  bool store_thread = true;
 };
 
 } // namespace regcore::actors

@@ -74,7 +74,10 @@ store_actor::behavior_type store(store_self self, std::shared_ptr<journal> j) {
 
 } // namespace
 
-store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<journal> j) {
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<journal> j,
+                        bool own_thread) {
+  if (own_thread)
+    return sys.spawn<caf::detached>(store, std::move(j));
   return sys.spawn(store, std::move(j));
 }
 

@@ -20,7 +20,9 @@
 namespace regcore::actors {
 
 /// Spawns the store; it takes the journal over. stats_atom answers
-/// (commits, entries written).
-store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<journal> j);
+/// (commits, entries written). `own_thread`: a detached actor, so that
+/// waiting for the disk blocks no scheduler worker.
+store_actor spawn_store(caf::actor_system& sys, std::shared_ptr<journal> j,
+                        bool own_thread = true);
 
 } // namespace regcore::actors

@@ -101,6 +101,7 @@ struct fixture : test_coordinator_fixture<config> {
     actors::engine_config ecfg;
     ecfg.shards = 2;
     ecfg.persistence = mode;
+    ecfg.store_thread = false; // the test coordinator drives every actor
     ecfg.wall_clock = [this] {
       return std::chrono::system_clock::time_point{
         wall_base

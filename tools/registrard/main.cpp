@@ -3,6 +3,11 @@
 // configuration (JSON file + flags, actors/daemon_config.hpp), logging, the
 // engine, the SIP server, and a clean stop on SIGINT/SIGTERM.
 #include <csignal>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -12,6 +17,7 @@
 
 #include "actors/daemon_config.hpp"
 #include "actors/engine.hpp"
+#include "actors/journal.hpp"
 #include "actors/sip_edge.hpp"
 #include "core/digest.hpp"
 #include "messages/sip_messages.hpp"
@@ -26,6 +32,35 @@
 namespace {
 
 using namespace regcore;
+
+/// Opens the journal of `cfg` (persistence.data_dir/registrar.db), creating
+/// the directory, and locks the directory for this process: one registrard
+/// per journal. Prints the reason and returns null when it cannot.
+std::shared_ptr<actors::journal> open_journal(const actors::daemon_config& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.persistence.data_dir, ec);
+  if (ec) {
+    std::cerr << "registrard: cannot create " << cfg.persistence.data_dir << ": "
+              << ec.message() << "\n";
+    return nullptr;
+  }
+  auto lock_path = cfg.persistence.data_dir + "/LOCK";
+  // Kept open (and so locked) until the process ends.
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::cerr << "registrard: " << lock_path
+              << ": in use by another registrard (or not writable)\n";
+    return nullptr;
+  }
+  std::string err;
+  auto j = actors::journal::open(actors::journal_path(cfg),
+                                 actors::durability_of(cfg), err);
+  if (!j) {
+    std::cerr << "registrard: " << err << "\n";
+    return nullptr;
+  }
+  return std::shared_ptr<actors::journal>{std::move(j)};
+}
 
 /// 32 random bytes: the secret that signs this process's digest nonces.
 std::string nonce_secret() {
@@ -134,6 +169,13 @@ int main(int argc, char** argv) {
     std::cout << actors::to_json_text(cfg) << "\n";
     return 0;
   }
+  cfg.engine.persistence = actors::durability_of(cfg);
+  std::shared_ptr<actors::journal> journal;
+  if (cfg.engine.persistence != durability::off) {
+    journal = open_journal(cfg);
+    if (!journal)
+      return 1;
+  }
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l registrard: %v");
   actors::sip_edge_settings settings;
@@ -157,7 +199,23 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     caf::actor_system sys{sys_cfg};
-    auto eng = actors::spawn_engine(sys, cfg.engine);
+    actors::engine eng;
+    if (cfg.engine.persistence == durability::off) {
+      eng = actors::spawn_engine(sys, cfg.engine);
+    } else {
+      auto started = std::chrono::steady_clock::now();
+      auto e = actors::spawn_engine(sys, cfg.engine, std::move(journal));
+      if (!e) {
+        std::cerr << "registrard: " << sys.render(e.error()) << "\n";
+        return 1;
+      }
+      eng = std::move(*e);
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+      spdlog::info("restored {} users from {} in {} ms", eng.restored_users,
+                   actors::journal_path(cfg), ms);
+    }
     auto server = actors::start_sip_server(sys, eng, where, settings);
     if (!server) {
       std::cerr << "registrard: cannot listen: " << sys.render(server.error()) << "\n";
