@@ -11,7 +11,7 @@ what=${1:-all}
 build_pkgs=(make cmake g++ pkg-config libcaf-dev libtinyxml2-dev nlohmann-json3-dev
             libspdlog-dev libfmt-dev libbenchmark-dev libcli11-dev libmimalloc-dev
             libsqlite3-dev)
-test_pkgs=(libosip2-dev sip-tester baresip-core)
+test_pkgs=(libosip2-dev sip-tester baresip-core python3)
 
 case "$what" in
   build) want=("${build_pkgs[@]}") ;;
