@@ -132,6 +132,8 @@ caf::behavior batch_driver(caf::event_based_actor* self,
   auto st = std::make_shared<state>();
   st->next = first;
   st->fill.resize(refs->shards.size());
+  for (auto& f : st->fill)
+    f.requests.reserve(batch);
   auto end = first + n;
   auto pump = std::make_shared<std::function<void()>>();
   *pump = [=] {
@@ -154,6 +156,7 @@ caf::behavior batch_driver(caf::event_based_actor* self,
         return;
       auto msg = std::move(st->fill[ready]);
       st->fill[ready] = register_batch_request{};
+      st->fill[ready].requests.reserve(batch); // no moves while it fills
       ++st->outstanding;
       self->request(refs->shards[ready], caf::infinite, std::move(msg))
         .then(
