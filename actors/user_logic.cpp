@@ -625,11 +625,9 @@ user_record user_logic::snapshot(core::duration to_wall) const {
   rec.presence_enabled = presence_enabled_;
   rec.in_roster = in_roster_;
   if (p_) {
-    for (auto& p : p_->pubs)
-      rec.pubs.push_back(stored_publication{p.etag, p.device, p.expires_at});
+    rec.pubs = p_->pubs;
     for (auto& kvp : p_->watchers)
-      rec.watchers.push_back(
-        stored_watcher{kvp.second.sub, kvp.second.dialog, kvp.second.action});
+      rec.watchers.push_back(kvp.second);
     for (auto& kvp : p_->watching)
       rec.watching.push_back(kvp.second);
     rec.etag_counter = p_->etag_counter;
@@ -648,12 +646,10 @@ user_logic user_logic::restore(user_record rec, core::duration to_steady,
   if (!rec.pubs.empty() || !rec.watchers.empty() || !rec.watching.empty()
       || rec.etag_counter != 0) {
     auto& x = u.part();
-    for (auto& p : rec.pubs)
-      x.pubs.push_back(publication{std::move(p.etag), std::move(p.device), p.expires_at});
+    x.pubs = std::move(rec.pubs);
     for (auto& w : rec.watchers) {
       auto id = w.sub.id;
-      x.watchers.emplace(std::move(id),
-                         watcher{std::move(w.sub), std::move(w.dialog), w.action});
+      x.watchers.emplace(std::move(id), std::move(w));
     }
     for (auto& s : rec.watching) {
       auto id = s.id;

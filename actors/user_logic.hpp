@@ -168,18 +168,10 @@ public:
   bool needs_actor() const noexcept { return has_publications() || has_watchers(); }
 
 private:
-  struct publication {
-    std::string etag;
-    core::device_presence device;
-    /// Absolute expiry; epoch = until removed.
-    core::time_point expires_at{};
-  };
-
-  struct watcher {
-    core::subscription sub;
-    dialog_info dialog;
-    core::policy_action action = core::policy_action::allow;
-  };
+  /// A publication (expires_at: absolute expiry; epoch = until removed) and
+  /// a watcher are kept as the journal stores them (store_messages.hpp).
+  using publication = stored_publication;
+  using watcher = stored_watcher;
 
   /// Recomposes presence after a change, renders the PIDF once and emits
   /// PresenceUpdated plus one NotifyRequired for all watcher dialogs.
