@@ -44,10 +44,6 @@ enum class journal_table : uint8_t {
   users = 1,
   /// Key: canonical AOR; value: core::presence_policy.
   policies = 2,
-  /// Key: subscription id; value: stored_dialog (the SIP edge's dialogs).
-  dialogs = 3,
-  /// Key: a counter's name; value: its uint64 (e.g. subscription ids).
-  counters = 4,
 };
 
 /// One row change: upsert `value` at (table, key), or erase when `value`

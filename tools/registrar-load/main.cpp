@@ -108,6 +108,47 @@ std::string random_prefix() {
   return buf;
 }
 
+/// verify: the counts, the first missing and problem lines, one summary line
+/// for scripts; the exit status (0: everything acknowledged is there).
+int report_verify(const options& opt, const verify_result& v, FILE* out) {
+  std::fprintf(out, "verify %s against %s: %" PRIu64 " ack lines", opt.acks_path.c_str(),
+               opt.target.c_str(), v.lines);
+  if (v.bad_lines)
+    std::fprintf(out, " (+%" PRIu64 " unparsable, skipped)", v.bad_lines);
+  std::fprintf(out, "\n");
+  std::fprintf(out, "  %-22s %" PRIu64 " (%" PRIu64 " bindings, %" PRIu64 " publications)\n",
+               "checked", v.checked, v.checked_bindings, v.checked_publications);
+  std::fprintf(out, "  %-22s %" PRIu64 " (%" PRIu64 " bindings, %" PRIu64 " publications)\n",
+               "found", v.found, v.found_bindings, v.found_publications);
+  std::fprintf(out, "  %-22s %" PRIu64 "\n", "missing", v.missing);
+  std::fprintf(out, "  %-22s %" PRIu64 "\n", "removals confirmed", v.removed_ok);
+  std::fprintf(out, "  %-22s %" PRIu64 "\n", "removed but present", v.resurrected);
+  std::fprintf(out, "  %-22s %" PRIu64 "\n", "unanswered", v.unanswered);
+  std::fprintf(out, "  %-22s %" PRIu64 "\n", "expired (not checked)", v.expired);
+  for (auto& m : v.missing_list)
+    std::fprintf(out, "missing: %s\n", m.c_str());
+  if (v.missing > v.missing_list.size())
+    std::fprintf(out, "missing: ... and %" PRIu64 " more\n", v.missing - v.missing_list.size());
+  for (auto& p : v.problem_list)
+    std::fprintf(out, "problem: %s\n", p.c_str());
+  std::fprintf(out,
+               "verify-summary checked=%" PRIu64 " found=%" PRIu64 " missing=%" PRIu64
+               " removed_ok=%" PRIu64 " resurrected=%" PRIu64 " unanswered=%" PRIu64
+               " expired=%" PRIu64 " bindings=%" PRIu64 "/%" PRIu64 " publications=%" PRIu64
+               "/%" PRIu64 "\n",
+               v.checked, v.found, v.missing, v.removed_ok, v.resurrected, v.unanswered,
+               v.expired, v.found_bindings, v.checked_bindings, v.found_publications,
+               v.checked_publications);
+  std::fflush(out);
+  if (!v.ok()) {
+    std::fprintf(stderr, "registrar-load: verify: %" PRIu64 " acknowledged missing, %" PRIu64
+                 " removed but present, %" PRIu64 " unanswered\n",
+                 v.missing, v.resurrected, v.unanswered);
+    return 1;
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -128,7 +169,15 @@ int main(int argc, char** argv) {
     "              SUBSCRIBEd to and must be reported open by their first NOTIFY\n"
     "  mixed       N users registered first, then each refreshes every --refresh-interval s\n"
     "              and --presence-rate presence changes/s (PUBLISH, P publishers x W\n"
-    "              watchers answering NOTIFYs) for --duration s (or --count operations)\n\n"
+    "              watchers answering NOTIFYs) for --duration s (or --count operations)\n"
+    "  verify      SIP mode, --acks FILE (an --ack-log of earlier runs): checks that the\n"
+    "              server still has what it acknowledged. Per AOR a REGISTER query (no\n"
+    "              Contact): every binding whose last line has expires > 0 and has not\n"
+    "              expired must be listed, one whose last line has expires 0 must not;\n"
+    "              per AOR the last PUBLISH ETag gets a refresh (SIP-If-Match, no body):\n"
+    "              200 = there (the new ETag is appended to --ack-log if given), 412 = lost.\n"
+    "              Prints checked/found/missing (the first 20 missing); exit 1 when\n"
+    "              anything is missing or a query went unanswered\n\n"
     "Rate: --rate R = open loop (operation i is due at i/R s; latency counts from that due\n"
     "time, so a stall is not hidden); otherwise closed loop with --concurrency outstanding.\n"
     "Exit status: 0 ok, 1 when errors/operations > --max-error-rate (or a setup/check\n"
@@ -138,7 +187,7 @@ int main(int argc, char** argv) {
   std::string scenario_name = "register";
   uint64_t count = 0;
   app.add_option("scenario", scenario_name,
-                 "register | refresh | unregister | presence | auto-buddy | mixed")
+                 "register | refresh | unregister | presence | auto-buddy | mixed | verify")
     ->required();
   app.add_option("--mode,-m", opt.mode, "engine (in-process) or sip")
     ->check(CLI::IsMember({"engine", "sip"}));
@@ -208,6 +257,8 @@ int main(int argc, char** argv) {
   app.add_option("--plot", opt.plot_path, "Write throughput and p99 per second as SVG");
   app.add_option("--ack-log", opt.ack_log,
                  "Append one line per acknowledged REGISTER binding / PUBLISH");
+  app.add_option("--acks", opt.acks_path,
+                 "verify: the ack log (--ack-log of earlier runs) to check");
   app.add_option("--max-error-rate", opt.max_error_rate,
                  "Exit 1 when errors/operations exceeds this fraction")
     ->check(CLI::Range(0.0, 1.0));
@@ -273,6 +324,14 @@ int main(int argc, char** argv) {
   }
   if (opt.sc == scenario::auto_buddy && opt.devices != 1)
     return usage("auto-buddy uses one device per user");
+  if (opt.sc == scenario::verify) {
+    if (opt.mode != "sip")
+      return usage("verify needs --mode sip");
+    if (opt.acks_path.empty())
+      return usage("verify needs --acks FILE");
+  } else if (!opt.acks_path.empty()) {
+    return usage("--acks is for verify");
+  }
   if (opt.user_prefix.empty())
     opt.user_prefix = random_prefix();
 
@@ -310,6 +369,9 @@ int main(int argc, char** argv) {
     case scenario::mixed:
       info.note = "operations = refresh REGISTERs + PUBLISHes (latency to their 2xx)";
       break;
+    case scenario::verify:
+      info.note = "operation = REGISTER query of an AOR / PUBLISH refresh of an ETag";
+      break;
     default:
       info.note = opt.mode == "sip" ? "operation = REGISTER transaction"
                                     : (opt.batch ? "operation = one register_request "
@@ -317,12 +379,13 @@ int main(int argc, char** argv) {
                                                  : "operation = one register_request");
   }
   std::string err;
+  verify_result verified;
   if (opt.mode == "engine") {
     info.target = "in-process engine";
     err = run_engine(opt, rec, acks, [&] { prog.tick(); });
   } else {
     info.target = opt.target + "/" + opt.transport;
-    err = run_sip(opt, rec, acks, [&] { prog.tick(); });
+    err = run_sip(opt, rec, acks, [&] { prog.tick(); }, &verified);
   }
   prog.close();
   if (!err.empty()) {
@@ -340,6 +403,8 @@ int main(int argc, char** argv) {
       std::cerr << "registrar-load: " << e << "\n";
       return 1;
     }
+  if (opt.sc == scenario::verify)
+    return report_verify(opt, verified, stdout);
   uint64_t ops = 0, errors = 0;
   for (auto& s : rec.timeline()) {
     ops += s.ops;

@@ -4,17 +4,30 @@
 // The command line of registrar-load as a plain struct, the scenario plan
 // both drivers follow, and the pacer (open or closed loop) they share.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "stats.hpp"
 
 namespace regcore::load {
 
-enum class scenario : uint8_t { register_, refresh, unregister, presence, auto_buddy, mixed };
+enum class scenario : uint8_t {
+  register_,
+  refresh,
+  unregister,
+  presence,
+  auto_buddy,
+  mixed,
+  verify, ///< SIP mode: check an --ack-log against the server (--acks)
+};
 
 const char* to_string(scenario x) noexcept;
 std::optional<scenario> parse_scenario(const std::string& x) noexcept;
@@ -58,6 +71,7 @@ struct options {
   std::string json_path;
   std::string plot_path;
   std::string ack_log;
+  std::string acks_path; ///< verify: the ack log to check
   double max_error_rate = 0;
   bool no_progress = false;
 
@@ -66,6 +80,8 @@ struct options {
       return concurrency;
     if (rate > 0)
       return 20000;
+    if (sc == scenario::verify)
+      return 256;
     // Presence: one update in flight per publisher, so a closed-loop latency
     // is the fan-out time and not a wait behind the same publisher's queue.
     return sc == scenario::presence ? std::min<uint32_t>(publishers, 64) : 64;
@@ -145,26 +161,99 @@ private:
   uint64_t issued_ = 0;
 };
 
-/// --ack-log: one line per acknowledged (2xx) REGISTER / PUBLISH binding.
+/// --ack-log: one line per acknowledged (2xx) REGISTER / PUBLISH binding:
+///   REGISTER <AOR> <contact URI> <expires>   (expires 0: removed)
+///   PUBLISH <AOR> <ETag> <expires>
+/// and comment lines "# time <Unix ms>" (at most one per second, before the
+/// first line written after it): every line after such a mark was
+/// acknowledged at or after that time (`verify` derives expiry from it).
+/// Lines are appended whole (O_APPEND, one write() per buffer of complete
+/// lines, at least once a second), so a registrar-load killed midway leaves
+/// no cut line behind: at most its last second of lines is missing.
 class ack_log {
 public:
+  ack_log() = default;
+  ack_log(const ack_log&) = delete;
+  ack_log& operator=(const ack_log&) = delete;
+  ~ack_log() {
+    flush();
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
   /// Empty path: disabled. Returns false when the file cannot be opened.
   bool open(const std::string& path) {
     if (path.empty())
       return true;
-    out_.open(path, std::ios::app);
-    return static_cast<bool>(out_);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return fd_ >= 0;
   }
-  bool enabled() const { return out_.is_open(); }
+  bool enabled() const { return fd_ >= 0; }
   /// kind: "REGISTER" (what = contact URI) or "PUBLISH" (what = ETag).
   void write(const char* kind, const std::string& aor, const std::string& what,
              uint32_t expires) {
-    if (out_.is_open())
-      out_ << kind << ' ' << aor << ' ' << what << ' ' << expires << '\n';
+    if (fd_ < 0)
+      return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+    if (ms - last_mark_ >= 1000) {
+      flush();
+      buf_ += "# time " + std::to_string(ms) + '\n';
+      last_mark_ = ms;
+    }
+    buf_ += kind;
+    buf_ += ' ';
+    buf_ += aor;
+    buf_ += ' ';
+    buf_ += what;
+    buf_ += ' ';
+    buf_ += std::to_string(expires);
+    buf_ += '\n';
+    if (buf_.size() >= 64 * 1024)
+      flush();
+  }
+
+  void flush() {
+    size_t done = 0;
+    while (fd_ >= 0 && done < buf_.size()) {
+      auto n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break; // disk full or the like: the log is short, never wrong
+      done += static_cast<size_t>(n);
+    }
+    buf_.clear();
   }
 
 private:
-  std::ofstream out_;
+  int fd_ = -1;
+  std::string buf_;
+  int64_t last_mark_ = 0;
+};
+
+/// What `verify` found (SIP mode, --acks FILE). Each acknowledged binding or
+/// publication whose expiry has not passed is "checked" and ends in exactly
+/// one of found / missing / removed_ok / resurrected / unanswered.
+struct verify_result {
+  uint64_t lines = 0;        ///< ack log lines read (REGISTER + PUBLISH)
+  uint64_t bad_lines = 0;    ///< unparsable lines (skipped)
+  uint64_t checked = 0;
+  uint64_t checked_bindings = 0;
+  uint64_t checked_publications = 0;
+  uint64_t found = 0;        ///< acknowledged and present
+  uint64_t found_bindings = 0;
+  uint64_t found_publications = 0;
+  uint64_t missing = 0;      ///< acknowledged, not expired, absent: lost
+  uint64_t removed_ok = 0;   ///< acknowledged removal (expires 0), absent
+  uint64_t resurrected = 0;  ///< acknowledged removal, present again
+  uint64_t unanswered = 0;   ///< the query got no usable answer
+  uint64_t expired = 0;      ///< expiry passed (or too close): not checked
+  std::vector<std::string> missing_list;  ///< the first 20
+  std::vector<std::string> problem_list;  ///< first 20 resurrected / unanswered
+
+  bool ok() const noexcept { return missing == 0 && resurrected == 0 && unanswered == 0; }
 };
 
 } // namespace regcore::load

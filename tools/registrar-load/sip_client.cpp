@@ -8,13 +8,16 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <memory>
 #include <queue>
+#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -44,7 +47,41 @@ enum class txn_kind : uint8_t {
   check_subscribe,
   measured_register,
   publish,
+  verify_register, ///< verify: REGISTER query of one AOR (no Contact)
+  verify_publish,  ///< verify: PUBLISH refresh with SIP-If-Match, no body
 };
+
+// -- verify: what the ack log says was acknowledged ------------------------------------
+
+/// The last acknowledged state of one binding (expires 0: removed).
+struct expected_binding {
+  std::string uri;
+  uint32_t expires = 0;
+};
+
+/// One REGISTER query: the bindings of an AOR that must be there (or not).
+struct register_check {
+  std::string aor;
+  std::vector<expected_binding> bindings;
+};
+
+/// One PUBLISH refresh: the last acknowledged ETag of an AOR.
+struct publish_check {
+  std::string aor;
+  std::string etag;
+  uint32_t expires = 0; // 0: the publication was removed
+};
+
+/// An acknowledgement may predate its "# time" mark a little (the 200 sat in
+/// a socket buffer) and the server rounds expiry to seconds: what expires
+/// within this margin of the verification is not checked.
+constexpr int64_t expiry_margin_ms = 3000;
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 /// A client transaction (RFC 3261 §17.1.2, non-INVITE), keyed by the
 /// number in its Via branch.
@@ -89,6 +126,8 @@ public:
            const std::function<void()>& idle)
     : opt_(opt), rec_(rec), acks_(acks), idle_(idle), pl_(plan::of(opt)) {
     tcp_ = opt.transport == "tcp";
+    // A REGISTER query's 200 lists every binding of the AOR.
+    limits_.max_contacts = 4096;
   }
 
   ~sip_load() {
@@ -100,6 +139,8 @@ public:
   }
 
   std::string run();
+
+  const verify_result& verified() const noexcept { return vr_; }
 
 private:
   // -- sockets -----------------------------------------------------------------------
@@ -127,6 +168,17 @@ private:
                       const std::string& target_user);
   void send_publish(uint32_t p, time_point due);
   std::string register_contact(uint64_t binding) const;
+
+  // -- verify ----------------------------------------------------------------------
+  std::string load_acks();
+  void send_register_query(uint64_t k, time_point due);
+  void send_publish_check(uint64_t k, time_point due);
+  void verify_register_done(const register_check& chk, int status,
+                            const core::sip_message* msg);
+  void verify_publish_done(const publish_check& chk, int status,
+                           const core::sip_message* msg);
+  void note_missing(std::string what);
+  void note_problem(std::string what);
 
   // -- responses and NOTIFYs -------------------------------------------------------
   void on_response(const core::sip_message& msg);
@@ -179,8 +231,13 @@ private:
   uint64_t checks_pending_ = 0;
   time_point check_deadline_{};
   std::string fatal_;
+  // verify
+  std::vector<register_check> vreg_;
+  std::vector<publish_check> vpub_;
+  verify_result vr_;
   // Parse buffers reused across messages.
   core::sip_message msg_;
+  core::sip_limits limits_;
 };
 
 // -- sockets -------------------------------------------------------------------------
@@ -363,7 +420,7 @@ void sip_load::on_datagram(uint32_t sock, std::string_view data, const sockaddr_
   if (core::is_crlf_keepalive(data))
     return;
   auto framing = socks_[sock].tcp ? core::sip_framing::stream : core::sip_framing::datagram;
-  if (auto r = core::parse_sip_message(msg_, data, framing); !r) {
+  if (auto r = core::parse_sip_message(msg_, data, framing, limits_); !r) {
     rec_.count("unparsable_messages");
     return;
   }
@@ -608,6 +665,20 @@ void sip_load::txn_done(uint64_t, client_txn& t, int status, const core::sip_mes
         update_done(p, {});
       break;
     }
+    case txn_kind::verify_register:
+    case txn_kind::verify_publish: {
+      --outstanding_;
+      // 412 is an answer too: the publication is gone.
+      if (ok || (t.kind == txn_kind::verify_publish && status == 412))
+        rec_.success(t.due, now);
+      else
+        rec_.failure(t.due, now, key);
+      if (t.kind == txn_kind::verify_register)
+        verify_register_done(vreg_[t.subject], status, msg);
+      else
+        verify_publish_done(vpub_[t.subject], status, msg);
+      break;
+    }
   }
 }
 
@@ -710,6 +781,243 @@ void sip_load::issue_update(uint32_t p, time_point due) {
   update_timers_.push({deadline, (uint64_t{p} << 32) | (pub.seq & 0xFFFFFFFF)});
 }
 
+// -- verify ------------------------------------------------------------------------
+
+/// Reads --acks: the last line of each binding (AOR + contact) and of each
+/// AOR's publication wins (a later PUBLISH replaces the entity tag; a later
+/// REGISTER with expires 0 removed the binding). What has expired by now
+/// (ack time from the "# time" mark before the line) is not checked.
+std::string sip_load::load_acks() {
+  std::ifstream in{opt_.acks_path};
+  if (!in)
+    return "cannot read --acks " + opt_.acks_path;
+  // Lines before the first mark (a log of an older registrar-load): the
+  // file's modification time stands in.
+  int64_t mark_ms = unix_ms_now();
+  struct stat st{};
+  if (::stat(opt_.acks_path.c_str(), &st) == 0)
+    mark_ms = int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1000000;
+  struct seen_binding {
+    uint32_t expires;
+    int64_t acked_ms;
+  };
+  struct seen_aor {
+    std::vector<std::pair<std::string, seen_binding>> bindings;
+    std::unordered_map<std::string, size_t> index;
+  };
+  struct seen_publication {
+    std::string etag;
+    uint32_t expires;
+    int64_t acked_ms;
+  };
+  std::vector<std::pair<std::string, seen_aor>> aors;
+  std::unordered_map<std::string, size_t> aor_index;
+  std::vector<std::pair<std::string, seen_publication>> pubs;
+  std::unordered_map<std::string, size_t> pub_index;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty())
+      continue;
+    if (line[0] == '#') {
+      // "# time <Unix ms>"
+      std::istringstream words{line.substr(1)};
+      std::string word;
+      int64_t ms = 0;
+      if (words >> word >> ms && word == "time" && ms > 0)
+        mark_ms = ms;
+      continue;
+    }
+    std::istringstream words{line};
+    std::string kind, aor, what, rest;
+    uint64_t expires = 0;
+    if (!(words >> kind >> aor >> what >> expires) || (words >> rest)
+        || expires > UINT32_MAX || (kind != "REGISTER" && kind != "PUBLISH")) {
+      ++vr_.bad_lines; // e.g. the last line of a log cut short by a kill
+      continue;
+    }
+    ++vr_.lines;
+    auto exp = static_cast<uint32_t>(expires);
+    if (kind == "REGISTER") {
+      auto [a, fresh] = aor_index.try_emplace(aor, aors.size());
+      if (fresh)
+        aors.emplace_back(aor, seen_aor{});
+      auto& sa = aors[a->second].second;
+      auto [b, new_binding] = sa.index.try_emplace(what, sa.bindings.size());
+      if (new_binding)
+        sa.bindings.emplace_back(what, seen_binding{exp, mark_ms});
+      else
+        sa.bindings[b->second].second = seen_binding{exp, mark_ms};
+    } else {
+      auto [p, fresh] = pub_index.try_emplace(aor, pubs.size());
+      if (fresh)
+        pubs.emplace_back(aor, seen_publication{what, exp, mark_ms});
+      else
+        pubs[p->second].second = seen_publication{what, exp, mark_ms};
+    }
+  }
+  auto now_ms = unix_ms_now();
+  auto alive = [&](uint32_t exp, int64_t acked_ms) {
+    return acked_ms + int64_t{exp} * 1000 - expiry_margin_ms > now_ms;
+  };
+  for (auto& [aor, sa] : aors) {
+    register_check chk;
+    chk.aor = aor;
+    for (auto& [uri, b] : sa.bindings) {
+      if (b.expires != 0 && !alive(b.expires, b.acked_ms)) {
+        ++vr_.expired;
+        continue;
+      }
+      chk.bindings.push_back({uri, b.expires});
+      ++vr_.checked;
+      ++vr_.checked_bindings;
+    }
+    if (!chk.bindings.empty())
+      vreg_.push_back(std::move(chk));
+  }
+  for (auto& [aor, sp] : pubs) {
+    if (sp.expires != 0 && !alive(sp.expires, sp.acked_ms)) {
+      ++vr_.expired;
+      continue;
+    }
+    vpub_.push_back({aor, sp.etag, sp.expires});
+    ++vr_.checked;
+    ++vr_.checked_publications;
+  }
+  return {};
+}
+
+void sip_load::note_missing(std::string what) {
+  ++vr_.missing;
+  if (vr_.missing_list.size() < 20)
+    vr_.missing_list.push_back(std::move(what));
+}
+
+void sip_load::note_problem(std::string what) {
+  if (vr_.problem_list.size() < 20)
+    vr_.problem_list.push_back(std::move(what));
+}
+
+/// The domain of an AOR "sip:user@host[;params]": the REGISTER's Request-URI.
+std::string domain_of(const std::string& aor, const std::string& dflt) {
+  auto at = aor.find('@');
+  if (at == std::string::npos)
+    return dflt;
+  auto host = aor.substr(at + 1);
+  if (auto semi = host.find(';'); semi != std::string::npos)
+    host.resize(semi);
+  return host.empty() ? dflt : host;
+}
+
+/// RFC 3261 §10.2.3: a REGISTER without Contact asks for the bindings.
+void sip_load::send_register_query(uint64_t k, time_point due) {
+  auto& chk = vreg_[k];
+  auto sock = static_cast<uint32_t>(k % socks_.size());
+  auto id = next_id_++;
+  auto tag = opt_.user_prefix + "q" + std::to_string(id);
+  std::string m;
+  m.reserve(400);
+  m += "REGISTER sip:" + domain_of(chk.aor, opt_.domain) + " SIP/2.0\r\n";
+  m += "Via: " + via(sock, id) + "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <" + chk.aor + ">;tag=" + tag + "\r\n";
+  m += "To: <" + chk.aor + ">\r\n";
+  // A fresh Call-ID per query: no interference with the bindings' own.
+  m += "Call-ID: " + tag + "@rl\r\n";
+  m += "CSeq: 1 REGISTER\r\n";
+  m += "User-Agent: registrar-load\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  start_txn(id, txn_kind::verify_register, k, sock, due, std::move(m));
+}
+
+/// RFC 3903 §4.4: a refresh (SIP-If-Match, no body) succeeds only while the
+/// publication exists; 412 when it does not. A removal (expires 0 in the
+/// log) is checked with Expires: 0, which changes nothing if it is gone.
+void sip_load::send_publish_check(uint64_t k, time_point due) {
+  auto& chk = vpub_[k];
+  auto sock = static_cast<uint32_t>(k % socks_.size());
+  auto id = next_id_++;
+  auto tag = opt_.user_prefix + "e" + std::to_string(id);
+  std::string m;
+  m.reserve(400);
+  m += "PUBLISH " + chk.aor + " SIP/2.0\r\n";
+  m += "Via: " + via(sock, id) + "\r\n";
+  m += "Max-Forwards: 70\r\n";
+  m += "From: <" + chk.aor + ">;tag=" + tag + "\r\n";
+  m += "To: <" + chk.aor + ">\r\n";
+  m += "Call-ID: " + tag + "@rl\r\n";
+  m += "CSeq: 1 PUBLISH\r\n";
+  m += "Event: presence\r\n";
+  m += "Expires: " + std::to_string(chk.expires) + "\r\n";
+  m += "SIP-If-Match: " + chk.etag + "\r\n";
+  m += "User-Agent: registrar-load\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  start_txn(id, txn_kind::verify_publish, k, sock, due, std::move(m));
+}
+
+void sip_load::verify_register_done(const register_check& chk, int status,
+                                    const core::sip_message* msg) {
+  auto line = [&](const expected_binding& b) {
+    return "REGISTER " + chk.aor + " " + b.uri + " " + std::to_string(b.expires);
+  };
+  if (status < 200 || status >= 300 || !msg) {
+    auto why = status == 0 ? std::string{"timeout"} : std::to_string(status);
+    vr_.unanswered += chk.bindings.size();
+    note_problem("unanswered (" + why + "): REGISTER query of " + chk.aor);
+    return;
+  }
+  for (auto& b : chk.bindings) {
+    bool present = false;
+    for (auto& c : msg->contacts())
+      if (c.uri == b.uri && c.expires.value_or(1) != 0)
+        present = true;
+    if (b.expires == 0) {
+      if (present) {
+        ++vr_.resurrected;
+        note_problem("removed but present: " + line(b));
+      } else {
+        ++vr_.removed_ok;
+      }
+    } else if (present) {
+      ++vr_.found;
+      ++vr_.found_bindings;
+    } else {
+      note_missing(line(b));
+    }
+  }
+}
+
+void sip_load::verify_publish_done(const publish_check& chk, int status,
+                                   const core::sip_message* msg) {
+  auto line = "PUBLISH " + chk.aor + " " + chk.etag + " " + std::to_string(chk.expires);
+  bool ok = status >= 200 && status < 300 && msg;
+  if (!ok && status != 412) {
+    ++vr_.unanswered;
+    note_problem("unanswered (" + (status == 0 ? std::string{"timeout"} : std::to_string(status))
+                 + "): " + line);
+    return;
+  }
+  if (chk.expires == 0) {
+    if (ok) {
+      ++vr_.resurrected;
+      note_problem("removed but present: " + line);
+    } else {
+      ++vr_.removed_ok;
+    }
+    return;
+  }
+  if (!ok) {
+    note_missing(line + " (412)");
+    return;
+  }
+  ++vr_.found;
+  ++vr_.found_publications;
+  // The refresh gave the publication a new entity tag (RFC 3903 §4.4): log
+  // it, so the next verify of the same log checks the live one.
+  if (acks_.enabled() && !msg->sip_etag().empty())
+    acks_.write("PUBLISH", chk.aor, std::string{msg->sip_etag()},
+                msg->expires().value_or(chk.expires));
+}
+
 // -- driving -------------------------------------------------------------------------
 
 void sip_load::fire_timers(time_point now) {
@@ -771,6 +1079,13 @@ void sip_load::issue_measured(uint64_t i, time_point due) {
       break;
     case scenario::presence:
       issue_update(static_cast<uint32_t>(i % opt_.publishers), due);
+      break;
+    case scenario::verify:
+      ++outstanding_;
+      if (i < vreg_.size())
+        send_register_query(i, due);
+      else
+        send_publish_check(i - vreg_.size(), due);
       break;
     case scenario::mixed: {
       // The same deterministic interleaving as engine mode.
@@ -857,6 +1172,11 @@ void sip_load::pump(time_point now) {
 }
 
 std::string sip_load::run() {
+  if (opt_.sc == scenario::verify) {
+    if (auto err = load_acks(); !err.empty())
+      return err;
+    pl_.measured = vreg_.size() + vpub_.size();
+  }
   if (auto err = open_sockets(); !err.empty())
     return err;
   if (opt_.sc == scenario::refresh || opt_.sc == scenario::unregister
@@ -913,9 +1233,12 @@ std::string sip_load::run() {
 } // namespace
 
 std::string run_sip(const options& opt, recorder& rec, ack_log& acks,
-                    const std::function<void()>& idle) {
+                    const std::function<void()>& idle, verify_result* verified) {
   sip_load load{opt, rec, acks, idle};
-  return load.run();
+  auto err = load.run();
+  if (verified)
+    *verified = load.verified();
+  return err;
 }
 
 } // namespace regcore::load

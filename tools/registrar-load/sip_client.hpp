@@ -16,8 +16,9 @@ namespace regcore::load {
 
 /// Runs the scenario of `opt` against opt.target_host:opt.target_port.
 /// `idle` is called about every 200 ms (progress display). Returns an error
-/// message when the run could not be done (socket errors), else empty.
+/// message when the run could not be done (socket errors, an unreadable
+/// --acks file), else empty. Scenario verify fills `verified` (not null).
 std::string run_sip(const options& opt, recorder& rec, ack_log& acks,
-                    const std::function<void()>& idle);
+                    const std::function<void()>& idle, verify_result* verified = nullptr);
 
 } // namespace regcore::load

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# registrard refuses to start on a journal it cannot trust, with a message
+# naming the file and a non-zero exit, and never rewrites it: a file that is
+# not a database, somebody else's database, and a data directory another
+# registrard holds.
+# Usage: bad_journal.sh REGISTRARD
+set -u
+registrard=$(readlink -f "$1")
+work=$(mktemp -d "${TMPDIR:-/tmp}/bad_journal.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# 1. Not a database.
+mkdir -p "$work/garbage"
+head -c 8192 /dev/urandom > "$work/garbage/registrar.db"
+before=$(md5sum < "$work/garbage/registrar.db")
+out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/garbage" 2>&1)
+rc=$?
+echo "garbage: rc=$rc: $out"
+[ $rc -ne 0 ] || fail "started on a garbage journal"
+grep -q "$work/garbage/registrar.db" <<<"$out" || fail "the message does not name the file"
+[ "$(md5sum < "$work/garbage/registrar.db")" = "$before" ] || fail "the garbage file was rewritten"
+
+# 2. Somebody else's SQLite database (python3 is a test dependency; its
+#    sqlite3 module writes a real one).
+mkdir -p "$work/foreign"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE accounts (id INTEGER)"); c.commit()' \
+  "$work/foreign/registrar.db" || fail "cannot build the foreign database"
+out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/foreign" 2>&1)
+rc=$?
+echo "foreign: rc=$rc: $out"
+[ $rc -ne 0 ] || fail "started on a foreign database"
+grep -q "$work/foreign/registrar.db" <<<"$out" || fail "the message does not name the file"
+
+# 3. A second registrard on a data directory in use.
+"$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" > "$work/first.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  grep -q "listening on udp" "$work/first.log" && break
+  sleep 0.1
+done
+grep -q "listening on udp" "$work/first.log" || { cat "$work/first.log"; fail "the first registrard did not start"; }
+out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" 2>&1)
+rc=$?
+echo "second: rc=$rc: $out"
+[ $rc -ne 0 ] || fail "a second registrard started on the same data directory"
+grep -q "in use by another registrard" <<<"$out" || fail "no reason given"
+echo "PASS"
