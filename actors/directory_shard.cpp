@@ -291,7 +291,7 @@ void queue_effects(shard_self self, user_effects& fx) {
     queued = true;
   }
   for (auto& x : fx.index) {
-    auto i = core::shard_of(x.key, static_cast<uint32_t>(n));
+    auto i = core::shard_of_hash(x.key_hash, static_cast<uint32_t>(n));
     out.index[i].push_back(std::move(x));
     if (out.index[i].size() >= outbox::max_batch)
       send_index(self, i);
@@ -333,11 +333,10 @@ void flush(shard_self self) {
 }
 
 void apply_index(shard_self self, index_update& x) {
-  auto h = core::stable_hash(x.key);
   if (x.added)
-    self->state.index.add(h, std::move(x.aor));
+    self->state.index.add(x.key_hash, std::move(x.aor));
   else
-    self->state.index.remove(h, x.aor);
+    self->state.index.remove(x.key_hash, x.aor);
 }
 
 /// One find_user in progress: the candidates of the contact's hash, asked
@@ -728,7 +727,8 @@ void restore(shard_self self, restore_users& xs) {
     auto logic = user_logic::restore(std::move(rec), to_steady, now);
     auto& fx = fresh_effects(self);
     for (auto& c : logic.bindings())
-      fx.index.push_back(index_update{core::binding_key(c.uri), logic.aor(), true});
+      fx.index.push_back(
+        index_update{core::stable_hash(core::binding_key(c.uri)), logic.aor(), true});
     if (logic.in_roster())
       fx.roster.push_back(roster_update{logic.aor(), true});
     // The key views the AOR inside the slot's own logic (see add_user).

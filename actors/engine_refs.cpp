@@ -28,7 +28,8 @@ void send_effects(const caf::actor& sender, const engine_refs& refs,
   for (auto& ev : fx.events)
     caf::send_as(sender, refs.bus, std::move(ev));
   for (auto& x : fx.index) {
-    auto& shard = refs.shard_for(x.key);
+    auto& shard = refs.shards[core::shard_of_hash(
+      x.key_hash, static_cast<uint32_t>(refs.shards.size()))];
     caf::send_as(sender, shard, std::move(x));
   }
   for (auto& x : fx.roster)

@@ -121,7 +121,7 @@ core::result<register_reply> user_logic::on_register(const register_request& req
   auto& out = *res;
   bool was_registered = registered();
   for (size_t i = 0; i < out.added_keys.size(); ++i) {
-    fx.index.push_back(index_update{std::move(out.added_keys[i]), aor_, true});
+    fx.index.push_back(index_update{core::stable_hash(out.added_keys[i]), aor_, true});
     if (fx.wants(event_kind::user_registered))
       fx.emit(user_registered_event{aor_, std::move(out.added[i])});
   }
@@ -132,13 +132,13 @@ core::result<register_reply> user_logic::on_register(const register_request& req
     if (fx.wants(event_kind::contact_removed))
       fx.emit(contact_removed_event{aor_, std::move(out.removed[i]),
                                     removal_cause::unregistered});
-    fx.index.push_back(index_update{std::move(out.removed_keys[i]), aor_, false});
+    fx.index.push_back(index_update{core::stable_hash(out.removed_keys[i]), aor_, false});
   }
   for (size_t i = 0; i < out.replaced.size(); ++i) {
     if (fx.wants(event_kind::contact_removed))
       fx.emit(contact_removed_event{aor_, std::move(out.replaced[i]),
                                     removal_cause::replaced});
-    fx.index.push_back(index_update{std::move(out.replaced_keys[i]), aor_, false});
+    fx.index.push_back(index_update{core::stable_hash(out.replaced_keys[i]), aor_, false});
   }
   bindings_ = std::move(out.bindings);
   if (!req.contacts.empty() || req.wildcard)
@@ -515,7 +515,8 @@ void user_logic::expire(core::time_point now, const engine_config&,
   if (!bindings_.empty()) {
     auto gone = core::expire_bindings(bindings_, now);
     for (auto& c : gone) {
-      fx.index.push_back(index_update{core::binding_key(c.uri), aor_, false});
+      fx.index.push_back(
+        index_update{core::stable_hash(core::binding_key(c.uri)), aor_, false});
       if (fx.wants(event_kind::contact_removed))
         fx.emit(contact_removed_event{aor_, std::move(c), removal_cause::expired});
     }

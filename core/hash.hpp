@@ -20,9 +20,15 @@ constexpr uint64_t stable_hash(std::string_view x) noexcept {
   return h;
 }
 
+/// Index of the shard (0..n-1) that owns a key of stable_hash `h`; 0 when n
+/// is 0.
+constexpr uint32_t shard_of_hash(uint64_t h, uint32_t n) noexcept {
+  return n == 0 ? 0 : static_cast<uint32_t>(h % n);
+}
+
 /// Index of the shard (0..n-1) that owns `key`; 0 when n is 0.
 constexpr uint32_t shard_of(std::string_view key, uint32_t n) noexcept {
-  return n == 0 ? 0 : static_cast<uint32_t>(stable_hash(key) % n);
+  return shard_of_hash(stable_hash(key), n);
 }
 
 } // namespace regcore::core

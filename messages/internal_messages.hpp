@@ -49,10 +49,13 @@ struct remove_watching_request {
   std::string id;
 };
 
-/// A user -> the shard owning `key`: contact `key` now belongs (added) or
-/// no longer belongs to `aor` (reverse lookup index for find_user).
+/// A user -> the shard owning a contact's binding key: the contact now
+/// belongs (added) or no longer belongs to `aor` (reverse lookup index for
+/// find_user). Only the key's stable_hash travels: it picks the shard
+/// (core::shard_of_hash) and is all the index keeps (find_user verifies
+/// every candidate with its user).
 struct index_update {
-  std::string key;
+  uint64_t key_hash = 0;
   std::string aor;
   bool added = true;
 };
@@ -109,7 +112,7 @@ REGCORE_INSPECT(add_watcher_request, x.sub, x.dialog, x.action, x.max_watchers)
 REGCORE_INSPECT(refresh_watcher_request, x.target, x.id, x.expires, x.accept)
 REGCORE_INSPECT(add_watching_request, x.sub, x.max_subscriptions)
 REGCORE_INSPECT(remove_watching_request, x.watcher, x.id)
-REGCORE_INSPECT(index_update, x.key, x.aor, x.added)
+REGCORE_INSPECT(index_update, x.key_hash, x.aor, x.added)
 REGCORE_INSPECT(roster_update, x.aor, x.joined)
 REGCORE_INSPECT(index_batch, x.updates)
 REGCORE_INSPECT(roster_batch, x.updates)

@@ -190,7 +190,7 @@ CAF_TEST(find user verifies every index entry with the user) {
   // A stale or colliding entry (here: injected) never gives a wrong answer.
   auto key = core::binding_key("sip:ghost@192.0.2.40");
   self->send(eng.refs->shard_for(key),
-             index_update{key, "sip:ghost@example.com", true});
+             index_update{core::stable_hash(key), "sip:ghost@example.com", true});
   sched.run();
   auto none = call<std::string>(find_user_request{"sip:ghost@192.0.2.40"});
   CAF_REQUIRE(!none);
