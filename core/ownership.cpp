@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+#include "core/ownership.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/hash.hpp"
+
+namespace regcore::core {
+
+namespace {
+
+/// splitmix64's finaliser: spreads FNV-1a's weak low bits over the word.
+constexpr uint64_t mix(uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
+/// True when `a` ranks before `b` for the key (weights `wa`, `wb`).
+bool ranks_before(uint64_t wa, std::string_view a, uint64_t wb,
+                  std::string_view b) noexcept {
+  return wa != wb ? wa > wb : a < b;
+}
+
+} // namespace
+
+uint64_t rendezvous_weight(std::string_view key, std::string_view member) noexcept {
+  // Hash each name on its own, then combine: "ab"+"c" and "a"+"bc" differ.
+  return mix(stable_hash(key) ^ mix(stable_hash(member) + 0x9e3779b97f4a7c15ull));
+}
+
+size_t owner_of(std::string_view key, const std::vector<std::string>& members) {
+  size_t best = 0;
+  uint64_t best_w = rendezvous_weight(key, members[0]);
+  for (size_t i = 1; i < members.size(); ++i) {
+    auto w = rendezvous_weight(key, members[i]);
+    if (ranks_before(w, members[i], best_w, members[best])) {
+      best = i;
+      best_w = w;
+    }
+  }
+  return best;
+}
+
+std::vector<size_t> replica_set(std::string_view key,
+                                const std::vector<std::string>& members,
+                                size_t copies) {
+  std::vector<uint64_t> w(members.size());
+  for (size_t i = 0; i < members.size(); ++i)
+    w[i] = rendezvous_weight(key, members[i]);
+  std::vector<size_t> order(members.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto n = std::min(copies, members.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n),
+                    order.end(), [&](size_t a, size_t b) {
+                      return ranks_before(w[a], members[a], w[b], members[b]);
+                    });
+  order.resize(n);
+  return order;
+}
+
+} // namespace regcore::core
