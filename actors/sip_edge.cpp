@@ -638,6 +638,23 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
     r.target = *target;
   }
   auto tag = to_tag_for(req);
+  if (r.id.empty()) {
+    // The dialog as the engine keeps (and journals) it with the
+    // subscription: what a restarted edge needs to go on notifying.
+    auto& d = r.dialog;
+    d.call_id = std::string{req.call_id()};
+    d.local_tag = tag;
+    d.remote_tag = std::string{req.from().tag};
+    d.local_uri = std::string{req.to().uri};
+    d.remote_uri = std::string{req.from().uri};
+    d.remote_target = std::string{req.contacts()[0].uri};
+    for (auto& rr : req.record_route())
+      d.route_set.emplace_back(rr.raw);
+    d.transport_type = ctx.from.proto;
+    d.received = ctx.from.ip.find(':') == std::string::npos
+                   ? ctx.from.ip + ":" + std::to_string(ctx.from.port)
+                   : "[" + ctx.from.ip + "]:" + std::to_string(ctx.from.port);
+  }
   self->request(st.subscriptions, std::chrono::seconds{10}, std::move(r))
     .then(
       [=](subscribe_reply& rep) {

@@ -84,6 +84,10 @@ struct dialog_info {
   std::string call_id;
   std::string local_tag;
   std::string remote_tag;
+  /// The presentity's and the watcher's URIs as the SUBSCRIBE's To and From
+  /// gave them (the From / To of every NOTIFY, RFC 3261 §12.2.1.1).
+  std::string local_uri;
+  std::string remote_uri;
   /// Remote target (the watcher's Contact).
   std::string remote_target;
   /// Route set from Record-Route, in order.
@@ -170,8 +174,8 @@ REGCORE_INSPECT(get_all_presence_request, x.limit)
 REGCORE_INSPECT(presence_reply, x.state, x.pidf)
 REGCORE_INSPECT(presence_list, x.items)
 REGCORE_INSPECT(dialog_info, x.call_id, x.local_tag, x.remote_tag,
-                x.remote_target, x.route_set, x.local_cseq, x.transport_type,
-                x.received)
+                x.local_uri, x.remote_uri, x.remote_target, x.route_set,
+                x.local_cseq, x.transport_type, x.received)
 REGCORE_INSPECT(subscribe_request, x.watcher, x.target, x.id,
                 messages::opt(x.expires), x.event_id, x.accept, x.dialog)
 REGCORE_INSPECT(subscribe_reply, x.sub, x.action, x.initial)

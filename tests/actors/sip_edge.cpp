@@ -432,6 +432,29 @@ CAF_TEST(bad input gets a reason and changes nothing) {
   CAF_CHECK_EQUAL(sent(), 2u);
 }
 
+CAF_TEST(a subscribe hands its dialog to the engine) {
+  // The engine keeps (and journals) the dialog with the subscription, so a
+  // restarted server knows where and how to go on notifying.
+  deliver(subscribe_msg(6000, 1, "600"), udp_peer(6000));
+  expect((sip_inbound), from(self).to(edge));
+  auto sup = caf::actor_cast<caf::actor>(eng.subscriptions);
+  auto req = std::get<0>(extract<subscribe_request>(sup));
+  sched.run();
+  answer ok{at(sent() - 2)};
+  CAF_REQUIRE(ok);
+  CAF_REQUIRE_EQUAL(ok->status(), 200);
+  auto& d = req.dialog;
+  CAF_CHECK_EQUAL(d.call_id, "edge-sub-1");
+  CAF_CHECK_EQUAL(d.local_tag, std::string{ok->to().tag});
+  CAF_CHECK_EQUAL(d.remote_tag, "b1");
+  CAF_CHECK_EQUAL(d.local_uri, "sip:alice@localhost");
+  CAF_CHECK_EQUAL(d.remote_uri, "sip:bob@localhost");
+  CAF_CHECK_EQUAL(d.remote_target, "sip:bob@127.0.0.1:6000");
+  CAF_CHECK(d.route_set.empty());
+  CAF_CHECK(d.transport_type == core::transport::udp);
+  CAF_CHECK_EQUAL(d.received, "127.0.0.1:6000");
+}
+
 CAF_TEST(the path of a publish to the watchers notify) {
   auto tag = subscribe_bob();
   auto before = sent();
