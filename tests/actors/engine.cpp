@@ -8,6 +8,7 @@
 #include "core/pidf.hpp"
 #include "messages/error.hpp"
 #include "messages/types.hpp"
+#include "tests/actors/support.hpp"
 
 using namespace regcore;
 using namespace std::chrono_literals;
@@ -16,23 +17,9 @@ namespace {
 
 // -- a recording event subscriber ---------------------------------------------------
 
-struct recorder_state {
-  std::vector<caf::message> events;
-};
-
-caf::behavior recorder(caf::stateful_actor<recorder_state>* self) {
-  return {
-    [=](event_batch& batch) {
-      for (auto& m : batch.events)
-        self->state.events.push_back(std::move(m));
-      self->send(caf::actor_cast<caf::actor>(self->current_sender()), event_ack{});
-    },
-  };
-}
-
-struct config : caf::actor_system_config {
-  config() { messages::register_types(*this); }
-};
+using test_support::recorder;
+using test_support::recorder_state;
+using config = test_support::registered_types_config;
 
 struct fixture : test_coordinator_fixture<config> {
   actors::engine eng;

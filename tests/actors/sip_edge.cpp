@@ -14,6 +14,7 @@
 #include "core/sip_message.hpp"
 #include "messages/sip_messages.hpp"
 #include "messages/types.hpp"
+#include "tests/actors/sip_support.hpp"
 
 #include <caf/test/dsl.hpp>
 
@@ -22,44 +23,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct config : caf::actor_system_config {
-  config() { messages::register_types(*this); }
-};
-
-/// What the edge sent, in order.
-struct recording_sender : actors::sip_sender {
-  std::vector<std::pair<sip_endpoint, std::string>> sent;
-  void send(const sip_endpoint& to, std::string bytes) override {
-    sent.emplace_back(to, std::move(bytes));
-  }
-};
-
-std::string crlf(std::string x) {
-  std::string out;
-  for (auto c : x) {
-    if (c == '\n')
-      out += '\r';
-    out += c;
-  }
-  return out;
-}
-
-/// A parsed message that owns its bytes.
-struct answer {
-  std::string bytes;
-  core::result<core::sip_message> msg{core::errc::bad_request};
-  explicit answer(std::string x)
-    : bytes(std::move(x)), msg(core::parse_sip_message(bytes)) {
-    // nop
-  }
-  answer(const answer&) = delete;
-  explicit operator bool() const { return msg.has_value(); }
-  const core::sip_message* operator->() const { return &*msg; }
-};
-
-sip_endpoint udp_peer(uint16_t port) {
-  return sip_endpoint{core::transport::udp, "127.0.0.1", port, 0, 0};
-}
+using config = test_support::registered_types_config;
+using test_support::answer;
+using test_support::crlf;
+using test_support::recording_sender;
+using test_support::udp_peer;
 
 std::string register_msg(uint16_t port, int cseq, std::string expires,
                          std::string branch = "") {

@@ -18,6 +18,7 @@
 #include "core/sip_message.hpp"
 #include "core/stream_framer.hpp"
 #include "messages/types.hpp"
+#include "tests/actors/sip_support.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -71,15 +72,7 @@ struct client {
   }
 };
 
-std::string crlf(std::string x) {
-  std::string out;
-  for (auto c : x) {
-    if (c == '\n')
-      out += '\r';
-    out += c;
-  }
-  return out;
-}
+using test_support::crlf;
 
 std::string register_msg(uint16_t port, int cseq, std::string expires,
                          std::string to = "sip:alice@localhost",
@@ -99,18 +92,7 @@ std::string register_msg(uint16_t port, int cseq, std::string expires,
               "Content-Length: 0\n\n");
 }
 
-/// A received answer: the bytes and the parsed view into them (the parser's
-/// lifetime rule: the view must not outlive the bytes).
-struct answer {
-  std::string bytes;
-  core::result<core::sip_message> msg{core::errc::bad_request};
-  explicit answer(std::string x) : bytes(std::move(x)), msg(core::parse_sip_message(bytes)) {
-    // nop
-  }
-  answer(const answer&) = delete;
-  explicit operator bool() const { return msg.has_value(); }
-  const core::sip_message* operator->() const { return &*msg; }
-};
+using test_support::answer;
 
 /// A TCP client connection to 127.0.0.1; responses are cut out of the
 /// stream with our framer.

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// Helpers shared by the actor test suites: a config that knows every message
+// type, and an event-bus subscriber that records what it gets. The SIP ones
+// are in sip_support.hpp (include that before caf/test/dsl.hpp: its
+// `allow` macro would clash with sip_message::allow()).
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "messages/event_messages.hpp"
+#include "messages/types.hpp"
+
+#include <caf/all.hpp>
+
+namespace regcore::test_support {
+
+/// An actor system config that knows every message type of the system.
+struct registered_types_config : caf::actor_system_config {
+  registered_types_config() {
+    messages::register_types(*this);
+  }
+};
+
+// -- a recording event subscriber -------------------------------------------------
+
+struct recorder_state {
+  std::vector<caf::message> events;
+};
+
+/// Subscribe it to the bus (bus_subscribe{recorder, mask}); it keeps every
+/// event and acknowledges every batch.
+inline caf::behavior recorder(caf::stateful_actor<recorder_state>* self) {
+  return {
+    [=](event_batch& batch) {
+      for (auto& m : batch.events)
+        self->state.events.push_back(std::move(m));
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()), event_ack{});
+    },
+  };
+}
+
+} // namespace regcore::test_support
