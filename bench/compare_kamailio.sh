@@ -98,17 +98,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  perl -MIO::Socket::INET -e '
-    for (1 .. 50) {
-      my $u = IO::Socket::INET->new(LocalAddr => "127.0.0.1:0", Proto => "udp") or next;
-      my $p = $u->sockport;
-      my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$p", Proto => "tcp", Listen => 1) or next;
-      print $p; exit 0;
-    }
-    exit 1'
-}
-udp_rcvbuf_errors() { awk '/^Udp:/ { getline; print $6; exit }' /proc/net/snmp; }
+# shellcheck source=bench/kamailio/lib.sh
+. "$here/kamailio/lib.sh"   # free_port, udp_rcvbuf_errors
 
 # start_server NAME DIR: starts it, sets $port (and $reg_pid or $kam_dir).
 start_server() {

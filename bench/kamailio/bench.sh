@@ -28,17 +28,8 @@ hz=$(getconf CLK_TCK)
 
 command -v sipp > /dev/null || { echo "bench.sh: sipp missing (apt-get install sip-tester)" >&2; exit 2; }
 
-free_port() {
-  perl -MIO::Socket::INET -e '
-    for (1 .. 50) {
-      my $u = IO::Socket::INET->new(LocalAddr => "127.0.0.1:0", Proto => "udp") or next;
-      my $p = $u->sockport;
-      my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$p", Proto => "tcp", Listen => 1) or next;
-      print $p; exit 0;
-    }
-    exit 1'
-}
-udp_rcvbuf_errors() { awk '/^Udp:/ { getline; print $6; exit }' /proc/net/snmp; }
+# shellcheck source=bench/kamailio/lib.sh
+. "$here/lib.sh"   # free_port, udp_rcvbuf_errors
 # column of sipp's -trace_stat csv (last line) by name
 stat_col() {
   awk -F';' -v n="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i; next } { v = $c } END { print v }' "$1"

@@ -26,17 +26,8 @@ cleanup() { "$here/kamailio.sh" stop "$work" > /dev/null 2>&1; [ -n "${KEEP:-}" 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port free for both UDP and TCP on 127.0.0.1.
-free_port() {
-  perl -MIO::Socket::INET -e '
-    for (1 .. 50) {
-      my $u = IO::Socket::INET->new(LocalAddr => "127.0.0.1:0", Proto => "udp") or next;
-      my $p = $u->sockport;
-      my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$p", Proto => "tcp", Listen => 1) or next;
-      print $p; exit 0;
-    }
-    exit 1'
-}
+# shellcheck source=bench/kamailio/lib.sh
+. "$here/lib.sh"   # free_port, udp_rcvbuf_errors
 
 port=$(free_port) || { echo "check.sh: no free port" >&2; exit 1; }
 "$here/kamailio.sh" start "$port" "$workers" "$work" > "$work/main.pid" || exit 1
