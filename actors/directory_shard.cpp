@@ -885,6 +885,12 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
                      u.apply_policy(req.policy, now, fx);
                    });
     },
+    [=](resume_watchers_request& req) {
+      route_oneway(self, req, req.target,
+                   [&](user_logic& u, user_effects& fx, core::time_point now) {
+                     u.resume_watchers(req.ids, now, fx);
+                   });
+    },
     // -- time ---------------------------------------------------------------------
     [=](expiry_due&) {
       // The entries are wake-ups of this shard's buckets; whatever is due

@@ -352,16 +352,26 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
                        error);
   if (!ok || !error.empty())
     return caf::make_error(caf::sec::runtime_error, error);
-  // New subscription ids continue above every id still in use.
+  // New subscription ids continue above every id still in use; versions
+  // jump (restart_version_gap); the SIP dialogs are kept for the edge.
+  auto resumable = std::make_shared<std::vector<stored_watcher>>();
   for (auto& u : restored.users) {
-    for (auto& w : u.watchers)
+    for (auto& w : u.watchers) {
       restored.sup.last_id = std::max(restored.sup.last_id,
                                       subscription_number(w.sub.id));
+      w.sub.version += restart_version_gap;
+      if (!w.dialog.call_id.empty()
+          && w.sub.state != core::subscription_state::terminated)
+        resumable->push_back(w);
+    }
     for (auto& x : u.watching)
       restored.sup.last_id = std::max(restored.sup.last_id,
                                       subscription_number(x.id));
   }
-  return spawn_engine_impl(sys, std::move(cfg), std::move(j), std::move(restored));
+  auto result = spawn_engine_impl(sys, std::move(cfg), std::move(j),
+                                  std::move(restored));
+  result.resumable = std::move(resumable);
+  return result;
 }
 
 namespace {

@@ -39,6 +39,10 @@ struct engine {
   subscription_supervisor_actor subscriptions;
   /// Users read back from the journal at start (0 without one).
   size_t restored_users = 0;
+  /// The SIP dialogs of the subscriptions read back from the journal (those
+  /// a SIP edge created: non-empty Call-ID, not terminated), for the edge
+  /// that resumes them (spawn_sip_edge). Empty without a journal.
+  std::shared_ptr<const std::vector<stored_watcher>> resumable;
 
   /// Stops every actor of the engine (pending timers would otherwise keep
   /// some alive until they fire). Idempotent.
@@ -50,6 +54,14 @@ struct engine {
 engine spawn_engine(caf::actor_system& sys, engine_config cfg = {});
 
 class journal;
+
+/// How far every restored subscription's version (and so the CSeq of its
+/// next NOTIFY, which follows the version) jumps at a restart: NOTIFYs may
+/// have left after the last commit of their subscription's row (events do
+/// not wait for the commit), and the next NOTIFY must still carry a higher
+/// CSeq (RFC 3261 §12.2.1.1). More than one dialog can get in one group
+/// commit (sync) or in the async loss window.
+inline constexpr uint32_t restart_version_gap = 1000;
 
 /// Spawns the engine on journal `j` (actors/journal.hpp; cfg.persistence
 /// async or sync, sync when left off): restores every user (bindings,

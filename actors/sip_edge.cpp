@@ -126,6 +126,8 @@ struct edge_state {
   std::unordered_map<std::string, std::string> by_dialog;
   /// Via branch -> NOTIFY awaiting its response.
   std::unordered_map<std::string, pending_notify> pending;
+  /// Restored subscriptions to resume, by target (resume_notifies).
+  std::unordered_map<std::string, std::vector<std::string>> resume;
   uint32_t next_epoch = 0;
   uint64_t next_branch = 0;
   /// REGISTERs not sent to the engine yet, by shard index
@@ -489,10 +491,18 @@ void flush_registers(edge_actor* self) {
 /// Sends one NOTIFY in `d` (RFC 6665 §4.2.2, RFC 3856 §6.6): Event,
 /// Subscription-State, the PIDF body; CSeq increases per NOTIFY. Over UDP
 /// it is retransmitted until answered (timers E and F).
-void send_notify(edge_actor* self, const std::string& id, sip_dialog& d,
+/// Sends NOTIFY number `cseq` of dialog `d`. The CSeq is the
+/// subscription's version, which the engine keeps (and journals): it goes
+/// on increasing across a restart. A NOTIFY older than the last one sent
+/// (an event that lost the race with a SUBSCRIBE's reply) is dropped: the
+/// watcher already has a newer state.
+void send_notify(edge_actor* self, const std::string& id, sip_dialog& d, uint32_t cseq,
                  core::subscription_state state, core::termination_reason reason,
                  uint32_t expires, const std::string& body) {
   auto& st = self->state;
+  if (cseq <= d.cseq)
+    return;
+  d.cseq = cseq;
   auto b = core::sip_builder::request(core::sip_method::notify, d.remote_target);
   auto branch = "z9hG4bK-rc" + std::to_string(core::stable_hash(d.call_id + d.local_tag))
                 + "." + std::to_string(++st.next_branch);
@@ -506,7 +516,7 @@ void send_notify(edge_actor* self, const std::string& id, sip_dialog& d,
   b.header(core::header_id::from, "<" + d.local_uri + ">;tag=" + d.local_tag);
   b.header(core::header_id::to, "<" + d.remote_uri + ">;tag=" + d.remote_tag);
   b.header(core::header_id::call_id, d.call_id);
-  b.header(core::header_id::cseq, std::to_string(++d.cseq) + " NOTIFY");
+  b.header(core::header_id::cseq, std::to_string(d.cseq) + " NOTIFY");
   b.header(core::header_id::contact, local_contact(st, d.peer));
   b.header(core::header_id::event, d.event_id.empty() ? std::string{"presence"}
                                                       : "presence;id=" + d.event_id);
@@ -697,7 +707,7 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
           i->second.peer = ctx.from;
         }
         auto expires = core::remaining_seconds(rep.sub.expires_at, self->clock().now());
-        send_notify(self, id, i->second, rep.sub.state, rep.sub.reason,
+        send_notify(self, id, i->second, rep.sub.version, rep.sub.state, rep.sub.reason,
                     over ? 0 : expires, rep.initial.pidf);
         if (over)
           drop_dialog(st2, id);
@@ -712,7 +722,8 @@ void on_notify_required(edge_actor* self, const notify_required_event& ev) {
     auto i = st.dialogs.find(t.subscription_id);
     if (i == st.dialogs.end())
       continue; // a subscription of another edge or of the API
-    send_notify(self, t.subscription_id, i->second, t.state, t.reason, t.expires,
+    send_notify(self, t.subscription_id, i->second, t.version, t.state, t.reason,
+                t.expires,
                 ev.body);
     if (t.state == core::subscription_state::terminated)
       drop_dialog(st, t.subscription_id);
@@ -942,9 +953,94 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
   }
 }
 
+/// The listener a restored dialog's NOTIFYs leave from: the first of its
+/// transport and address family (the dialog does not keep the index, which
+/// a changed configuration would make wrong anyway).
+std::optional<uint32_t> listener_for(const edge_state& st, core::transport proto,
+                                     const std::string& ip) {
+  bool v6 = ip.find(':') != std::string::npos;
+  for (auto& l : st.settings.listeners)
+    if (l.addr.proto == proto && (l.addr.host.find(':') != std::string::npos) == v6)
+      return l.index;
+  return std::nullopt;
+}
+
+/// "1.2.3.4:5060" or "[::1]:5060" -> address and port.
+bool split_hostport(const std::string& s, std::string& ip, uint16_t& port) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= s.size())
+    return false;
+  ip = s.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']')
+    ip = ip.substr(1, ip.size() - 2);
+  unsigned long p = 0;
+  for (auto c : s.substr(colon + 1)) {
+    if (c < '0' || c > '9')
+      return false;
+    p = p * 10 + static_cast<unsigned long>(c - '0');
+    if (p > 65535)
+      return false;
+  }
+  port = static_cast<uint16_t>(p);
+  return !ip.empty() && p != 0;
+}
+
+/// The dialogs of the subscriptions read back from the journal
+/// (engine::resumable): NOTIFYs go where the SUBSCRIBE came from, over a
+/// new TCP connection when it came over TCP. One without a usable address
+/// or listener is skipped (logged); its subscription then just expires.
+void restore_dialogs(edge_state& st,
+                     std::shared_ptr<const std::vector<stored_watcher>> resumable) {
+  if (!resumable)
+    return;
+  for (auto& w : *resumable) {
+    auto& di = w.dialog;
+    sip_dialog d;
+    if (!split_hostport(di.received, d.peer.ip, d.peer.port)) {
+      spdlog::warn("sip: subscription {} not resumed: bad address '{}'", w.sub.id,
+                   di.received);
+      continue;
+    }
+    auto l = listener_for(st, di.transport_type, d.peer.ip);
+    if (!l) {
+      spdlog::warn("sip: subscription {} not resumed: no {} listener", w.sub.id,
+                   di.transport_type == core::transport::tcp ? "TCP" : "UDP");
+      continue;
+    }
+    d.peer.proto = di.transport_type;
+    d.peer.listener = *l;
+    d.call_id = di.call_id;
+    d.local_tag = di.local_tag;
+    d.remote_tag = di.remote_tag;
+    d.local_uri = di.local_uri;
+    d.remote_uri = di.remote_uri;
+    d.remote_target = di.remote_target;
+    d.route_set = di.route_set;
+    d.event_id = w.sub.event_id;
+    // The next NOTIFY carries a higher version than any sent before the
+    // restart (engine's restart_version_gap).
+    d.cseq = w.sub.version;
+    st.by_dialog[d.call_id + "|" + d.local_tag] = w.sub.id;
+    st.resume[w.sub.target].push_back(w.sub.id);
+    st.dialogs.emplace(w.sub.id, std::move(d));
+  }
+  if (!st.dialogs.empty())
+    spdlog::info("sip: {} subscription dialogs restored", st.dialogs.size());
+}
+
+/// Asks each restored subscription's target for a NOTIFY with the current
+/// state (once, after the bus subscription is in place).
+void resume_notifies(edge_actor* self) {
+  auto& st = self->state;
+  for (auto& [target, ids] : st.resume)
+    self->send(st.refs->shard_for(target), resume_watchers_request{target, std::move(ids)});
+  st.resume.clear();
+}
+
 caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs,
                        subscription_supervisor_actor subs,
-                       std::shared_ptr<sip_sender> out, sip_edge_settings settings) {
+                       std::shared_ptr<sip_sender> out, sip_edge_settings settings,
+                       std::shared_ptr<const std::vector<stored_watcher>> resumable) {
   auto& st = self->state;
   st.refs = std::move(refs);
   st.subscriptions = std::move(subs);
@@ -965,6 +1061,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
     }
     st.auth.emplace(std::move(*a));
   }
+  restore_dialogs(st, std::move(resumable));
   // NotifyRequired events become NOTIFYs for the dialogs of this edge.
   self->send(st.refs->bus, bus_subscribe{caf::actor_cast<caf::actor>(self),
                                          event_bit(event_kind::notify_required)});
@@ -989,7 +1086,9 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
     },
     [=](sweep_atom) { on_sweep(self); },
     [=](caf::ok_atom) {
-      // bus_subscribe acknowledged
+      // bus_subscribe acknowledged: from now on the engine emits
+      // NotifyRequired, so the resumed subscriptions get their NOTIFY.
+      resume_notifies(self);
     },
     [=](event_batch& batch) {
       self->state.counters.events_dropped += batch.dropped;
@@ -1004,9 +1103,14 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       // for NOTIFYs that will not come. Sent once, not retransmitted.
       auto& st2 = self->state;
       auto n = st2.dialogs.size();
-      for (auto& [id, d] : st2.dialogs)
-        send_notify(self, id, d, core::subscription_state::terminated,
-                    core::termination_reason::deactivated, 0, {});
+      // With a journal the subscriptions outlive the process: the next
+      // start resumes them (resume_dialogs), nothing ends here.
+      if (st2.refs->persistent())
+        n = 0;
+      else
+        for (auto& [id, d] : st2.dialogs)
+          send_notify(self, id, d, d.cseq + 1, core::subscription_state::terminated,
+                      core::termination_reason::deactivated, 0, {});
       st2.pending.clear();
       st2.dialogs.clear();
       st2.by_dialog.clear();
@@ -1027,7 +1131,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
 caf::actor spawn_sip_edge(caf::actor_system& sys, const engine& eng,
                           std::shared_ptr<sip_sender> out, sip_edge_settings settings) {
   return sys.spawn(sip_edge, eng.refs, eng.subscriptions, std::move(out),
-                   std::move(settings));
+                   std::move(settings), eng.resumable);
 }
 
 sip_server::sip_server(std::shared_ptr<sip_transport> t, caf::actor edge)

@@ -73,7 +73,10 @@ struct sip_edge_settings {
 };
 
 /// Spawns the edge. It subscribes to the engine's NotifyRequired events and
-/// sends everything through `out`.
+/// sends everything through `out`. An engine restored from a journal hands
+/// it the dialogs of its subscriptions (engine::resumable): the edge takes
+/// them over and has each watcher notified of the current state. The CSeq
+/// of a NOTIFY is its subscription's version.
 caf::actor spawn_sip_edge(caf::actor_system& sys, const engine& eng,
                           std::shared_ptr<sip_sender> out, sip_edge_settings settings);
 

@@ -191,6 +191,13 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
         return core::result<caf::ok_atom>{caf::ok_atom::value};
       });
     },
+    [=](resume_watchers_request& req) {
+      (void) run<caf::ok_atom>(self, [&](user_logic& u, user_effects& fx,
+                                         core::time_point now) {
+        u.resume_watchers(req.ids, now, fx);
+        return core::result<caf::ok_atom>{caf::ok_atom::value};
+      });
+    },
     [=](expiry_due& due) {
       auto& state = self->state;
       for (auto& e : due.entries)

@@ -429,6 +429,34 @@ void user_logic::end_watcher(std::map<std::string, watcher>::iterator i,
   p_->watchers.erase(i);
 }
 
+void user_logic::resume_watchers(const std::vector<std::string>& ids,
+                                 core::time_point now, user_effects& fx) {
+  if (!has_watchers() || !fx.wants(event_kind::notify_required))
+    return;
+  notify_required_event full{aor_, std::string{pidf_type}, {}, {}};
+  notify_required_event neutral{aor_, std::string{pidf_type}, {}, {}};
+  for (auto& id : ids) {
+    auto i = p_->watchers.find(id);
+    if (i == p_->watchers.end())
+      continue;
+    auto& w = i->second;
+    // An expired one ends at the next tick, with its own final NOTIFY.
+    if (w.sub.state == core::subscription_state::terminated || w.sub.expires_at <= now)
+      continue;
+    (sees_presence(w) ? full : neutral).targets.push_back(next_notify(w, now));
+  }
+  if (!full.targets.empty()) {
+    if (p_->pidf.empty())
+      recompose(now);
+    full.body = p_->pidf;
+    fx.emit(std::move(full));
+  }
+  if (!neutral.targets.empty()) {
+    neutral.body = core::render_neutral_pidf(aor_);
+    fx.emit(std::move(neutral));
+  }
+}
+
 watcher_list user_logic::watchers() const {
   watcher_list result;
   if (!p_)

@@ -118,6 +118,12 @@ public:
   /// Explicit watchers (the roster is added by the caller).
   watcher_list watchers() const;
 
+  /// After a restart: one NOTIFY (NotifyRequired, next version) with the
+  /// current state for each of `ids` still pending or active and not yet
+  /// expired; unknown ids are skipped.
+  void resume_watchers(const std::vector<std::string>& ids, core::time_point now,
+                       user_effects& fx);
+
   /// Re-evaluates every watcher under a new policy (RFC 3856 §5.1):
   /// newly blocked ones end (reason rejected), pending ones become active
   /// when allowed, politely blocked ones get neutral presence.

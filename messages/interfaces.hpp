@@ -65,6 +65,7 @@ using user_actor = caf::typed_actor<
   caf::replies_to<get_subscriptions_request>::with<subscription_list>,
   caf::replies_to<get_buddy_list_request>::with<user_list>,
   caf::reacts_to<set_policy_request>,
+  caf::reacts_to<resume_watchers_request>,
   caf::reacts_to<expiry_due>>;
 
 /// A directory shard (actors/directory_shard.hpp): owns the users whose AOR

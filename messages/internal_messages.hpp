@@ -36,6 +36,15 @@ struct refresh_watcher_request {
   std::vector<std::string> accept;
 };
 
+/// A restarted SIP edge -> target's shard: the subscriptions `ids` of
+/// `target` are served again (their dialogs came back from the journal);
+/// each still active gets a NOTIFY with the current state (RFC 6665
+/// §4.2.2 wants the watcher to learn the state after a server restart).
+struct resume_watchers_request {
+  std::string target;
+  std::vector<std::string> ids;
+};
+
 /// Supervisor -> watcher's shard: the watcher now holds `sub` (checked
 /// against `max_subscriptions`).
 struct add_watching_request {
@@ -110,6 +119,7 @@ struct shard_stats {
 REGCORE_INSPECT(shard_stats, x.users, x.active, x.registered, x.index_entries)
 REGCORE_INSPECT(add_watcher_request, x.sub, x.dialog, x.action, x.max_watchers)
 REGCORE_INSPECT(refresh_watcher_request, x.target, x.id, x.expires, x.accept)
+REGCORE_INSPECT(resume_watchers_request, x.target, x.ids)
 REGCORE_INSPECT(add_watching_request, x.sub, x.max_subscriptions)
 REGCORE_INSPECT(remove_watching_request, x.watcher, x.id)
 REGCORE_INSPECT(index_update, x.key_hash, x.aor, x.added)

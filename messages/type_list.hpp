@@ -61,6 +61,7 @@
   X(core::presence_policy, presence_policy) \
   X(add_watcher_request, add_watcher_request) \
   X(refresh_watcher_request, refresh_watcher_request) \
+  X(resume_watchers_request, resume_watchers_request) \
   X(add_watching_request, add_watching_request) \
   X(remove_watching_request, remove_watching_request) \
   X(index_update, index_update) \

@@ -22,33 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// -- a temporary journal file ---------------------------------------------------------
-
-struct temp_db {
-  std::string path;
-  temp_db() {
-    static int n = 0;
-    path = (std::filesystem::temp_directory_path()
-            / ("regcore-persistence-" + std::to_string(getpid()) + "-"
-               + std::to_string(++n) + ".db"))
-             .string();
-    remove_files();
-  }
-  ~temp_db() { remove_files(); }
-  void remove_files() {
-    for (auto suffix : {"", "-wal", "-shm"})
-      std::remove((path + suffix).c_str());
-  }
-};
-
-std::shared_ptr<actors::journal> open_journal(const std::string& path,
-                                              durability mode = durability::sync) {
-  std::string err;
-  auto j = actors::journal::open(path, mode, err);
-  if (!j)
-    CAF_FAIL("cannot open journal: " << err);
-  return std::shared_ptr<actors::journal>{std::move(j)};
-}
+using test_support::open_journal;
+using test_support::temp_db;
 
 size_t rows(const std::string& path, journal_table t) {
   return open_journal(path, durability::async)->count(t);

@@ -67,4 +67,51 @@ struct recording_sender : actors::sip_sender {
   }
 };
 
+// -- requests of the edge suites ------------------------------------------------------
+
+/// bob's SUBSCRIBE to alice's presence from 127.0.0.1:port (in-dialog with
+/// `to_tag`).
+inline std::string subscribe_msg(uint16_t port, int cseq, std::string expires,
+                                 std::string to_tag = "") {
+  return crlf("SUBSCRIBE sip:alice@localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-s"
+              + std::to_string(cseq) + "\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:bob@localhost>;tag=b1\n"
+              "To: <sip:alice@localhost>" + (to_tag.empty() ? "" : ";tag=" + to_tag) + "\n"
+              "Call-ID: edge-sub-1\n"
+              "CSeq: " + std::to_string(cseq) + " SUBSCRIBE\n"
+              "Contact: <sip:bob@127.0.0.1:" + std::to_string(port) + ">\n"
+              "Event: presence\n"
+              "Accept: application/pidf+xml\n"
+              "Expires: " + expires + "\n"
+              "Content-Length: 0\n\n");
+}
+
+/// alice's PUBLISH (a modification with `etag`).
+inline std::string publish_msg(int cseq, const std::string& body, std::string etag = "") {
+  return crlf("PUBLISH sip:alice@localhost SIP/2.0\n"
+              "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-p" + std::to_string(cseq) + "\n"
+              "Max-Forwards: 70\n"
+              "From: <sip:alice@localhost>;tag=a9\n"
+              "To: <sip:alice@localhost>\n"
+              "Call-ID: edge-pub-1\n"
+              "CSeq: " + std::to_string(cseq) + " PUBLISH\n"
+              "Event: presence\n"
+              + (etag.empty() ? "" : "SIP-If-Match: " + etag + "\n") +
+              "Expires: 600\n"
+              "Content-Type: application/pidf+xml\n"
+              "Content-Length: " + std::to_string(body.size()) + "\n\n")
+         + body;
+}
+
+/// alice: open, away, "gone fishing".
+inline const std::string away_pidf =
+  "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+  "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:data-model\" "
+  "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\" entity=\"sip:alice@localhost\">"
+  "<tuple id=\"t1\"><status><basic>open</basic></status></tuple>"
+  "<dm:person id=\"p\"><rpid:activities><rpid:away/></rpid:activities></dm:person>"
+  "<note>gone fishing</note></presence>";
+
 } // namespace regcore::test_support

@@ -10,6 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include <unistd.h>
+
+#include "actors/journal.hpp"
 #include "messages/event_messages.hpp"
 #include "messages/types.hpp"
 
@@ -40,6 +48,37 @@ inline caf::behavior recorder(caf::stateful_actor<recorder_state>* self) {
       self->send(caf::actor_cast<caf::actor>(self->current_sender()), event_ack{});
     },
   };
+}
+
+// -- a temporary journal file ---------------------------------------------------------
+
+/// A journal file name in the temporary directory, removed (with its WAL
+/// files) before and after use.
+struct temp_db {
+  std::string path;
+  temp_db() {
+    static int n = 0;
+    path = (std::filesystem::temp_directory_path()
+            / ("regcore-persistence-" + std::to_string(getpid()) + "-"
+               + std::to_string(++n) + ".db"))
+             .string();
+    remove_files();
+  }
+  ~temp_db() { remove_files(); }
+  void remove_files() {
+    for (auto suffix : {"", "-wal", "-shm"})
+      std::remove((path + suffix).c_str());
+  }
+};
+
+/// Opens the journal at `path` (throws when it cannot: the test fails).
+inline std::shared_ptr<actors::journal> open_journal(const std::string& path,
+                                                     durability mode = durability::sync) {
+  std::string err;
+  auto j = actors::journal::open(path, mode, err);
+  if (!j)
+    throw std::runtime_error("cannot open journal: " + err);
+  return std::shared_ptr<actors::journal>{std::move(j)};
 }
 
 } // namespace regcore::test_support
