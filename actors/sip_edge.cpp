@@ -2,6 +2,8 @@
 #include "actors/sip_edge.hpp"
 
 #include <ctime>
+#include <functional>
+#include <queue>
 #include <unordered_map>
 
 #include "core/hash.hpp"
@@ -93,6 +95,27 @@ struct inflight_registers {
 /// the same job.
 using sweep_atom = caf::atom_constant<caf::atom("edgesweep")>;
 
+/// A NOTIFY's next Timer E / Timer F deadline (client transaction
+/// `branch`, valid while its pending_notify has `epoch`).
+struct notify_timer {
+  caf::actor_clock::time_point at;
+  std::string branch;
+  uint32_t epoch = 0;
+  bool operator>(const notify_timer& other) const { return at > other.at; }
+};
+
+/// The NOTIFY timers, in deadline order, behind ONE CAF timer (armed for
+/// the earliest): a fan-out of 10k NOTIFYs makes one delayed message, not
+/// 10k calls into CAF's clock thread (~1.2 us each). Entries of answered
+/// NOTIFYs stay until their deadline and are skipped then.
+struct notify_timers {
+  std::priority_queue<notify_timer, std::vector<notify_timer>, std::greater<>> queue;
+  /// The deadline the CAF timer is armed for, and its id (an older timer
+  /// that fires after a re-arm is ignored).
+  std::optional<caf::actor_clock::time_point> armed_at;
+  uint64_t armed_id = 0;
+};
+
 /// How long the engine may take to answer a REGISTER (then: 500).
 constexpr auto engine_timeout = std::chrono::seconds{10};
 
@@ -128,6 +151,7 @@ struct edge_state {
   std::unordered_map<std::string, pending_notify> pending;
   /// Restored subscriptions to resume, by target (resume_notifies).
   std::unordered_map<std::string, std::vector<std::string>> resume;
+  notify_timers timers;
   uint32_t next_epoch = 0;
   uint64_t next_branch = 0;
   /// REGISTERs not sent to the engine yet, by shard index
@@ -491,6 +515,28 @@ void flush_registers(edge_actor* self) {
 /// Sends one NOTIFY in `d` (RFC 6665 §4.2.2, RFC 3856 §6.6): Event,
 /// Subscription-State, the PIDF body; CSeq increases per NOTIFY. Over UDP
 /// it is retransmitted until answered (timers E and F).
+/// Arms the CAF timer for the earliest NOTIFY deadline unless it already
+/// fires by then.
+void arm_notify_timer(edge_actor* self) {
+  auto& t = self->state.timers;
+  if (t.queue.empty())
+    return;
+  auto at = t.queue.top().at;
+  if (t.armed_at && *t.armed_at <= at)
+    return;
+  t.armed_at = at;
+  auto now = self->clock().now();
+  auto wait = at > now ? at - now : caf::actor_clock::duration_type{0};
+  self->delayed_send(self, wait, retransmit_atom::value, ++t.armed_id);
+}
+
+/// Timer E / F of NOTIFY `branch` at `at`.
+void start_timer(edge_actor* self, caf::actor_clock::time_point at, const std::string& branch,
+                 uint32_t epoch) {
+  self->state.timers.queue.push(notify_timer{at, branch, epoch});
+  arm_notify_timer(self);
+}
+
 /// Sends NOTIFY number `cseq` of dialog `d`. The CSeq is the
 /// subscription's version, which the engine keeps (and journals): it goes
 /// on increasing across a restart. A NOTIFY older than the last one sent
@@ -541,7 +587,7 @@ void send_notify(edge_actor* self, const std::string& id, sip_dialog& d, uint32_
   auto wait = d.peer.proto == core::transport::udp
                 ? core::retransmit_interval(st.settings.notify_timers, 1)
                 : st.settings.notify_timers.timer_f;
-  self->delayed_send(self, wait, retransmit_atom::value, branch, p.epoch);
+  start_timer(self, p.started + wait, branch, p.epoch);
   st.pending.emplace(branch, std::move(p));
   st.out->send(d.peer, std::move(bytes));
 }
@@ -599,7 +645,23 @@ void on_retransmit(edge_actor* self, const std::string& branch, uint32_t epoch) 
   if (wait > left)
     wait = left;
   p.epoch = ++st.next_epoch;
-  self->delayed_send(self, wait, retransmit_atom::value, branch, p.epoch);
+  start_timer(self, self->clock().now() + wait, branch, p.epoch);
+}
+
+/// The CAF timer fired: every NOTIFY timer due now runs, then the CAF
+/// timer is armed for the next deadline.
+void on_notify_timer(edge_actor* self, uint64_t id) {
+  auto& t = self->state.timers;
+  if (id != t.armed_id)
+    return; // superseded by an earlier deadline
+  t.armed_at.reset();
+  auto now = self->clock().now();
+  while (!t.queue.empty() && t.queue.top().at <= now) {
+    auto due = t.queue.top();
+    t.queue.pop();
+    on_retransmit(self, due.branch, due.epoch);
+  }
+  arm_notify_timer(self);
 }
 
 /// A response from a watcher: the final answer to one of our NOTIFYs.
@@ -1081,9 +1143,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       // Dialogs keep their peer: the next NOTIFY opens a new connection to
       // the same address (RFC 3261 §18.2.2), or times out and ends it.
     },
-    [=](retransmit_atom, const std::string& branch, uint32_t epoch) {
-      on_retransmit(self, branch, epoch);
-    },
+    [=](retransmit_atom, uint64_t timer_id) { on_notify_timer(self, timer_id); },
     [=](sweep_atom) { on_sweep(self); },
     [=](caf::ok_atom) {
       // bus_subscribe acknowledged: from now on the engine emits
