@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "core/sip_transaction.hpp"
 
+#include "core/hash.hpp"
 #include "core/strings.hpp"
 
 namespace regcore::core {
@@ -55,21 +56,21 @@ void server_transactions::prune(time_point now) {
 server_transactions::lookup server_transactions::begin(const std::string& key,
                                                        time_point now) {
   prune(now);
-  auto i = entries_.find(key);
-  if (i != entries_.end()) {
+  auto h = stable_hash(key);
+  auto [i, added] = entries_.try_emplace(h, entry{{}, now, false});
+  if (!added) {
     if (i->second.answered)
       return {state::answered, &i->second.response};
     return {state::in_progress, nullptr};
   }
-  entries_.emplace(key, entry{{}, now, false});
-  order_.emplace_back(now, key);
+  order_.emplace_back(now, h);
   if (entries_.size() > max_entries_)
     prune(now);
   return {state::fresh, nullptr};
 }
 
 void server_transactions::complete(const std::string& key, std::string response) {
-  auto i = entries_.find(key);
+  auto i = entries_.find(stable_hash(key));
   if (i == entries_.end())
     return;
   i->second.response = std::move(response);
@@ -77,7 +78,7 @@ void server_transactions::complete(const std::string& key, std::string response)
 }
 
 void server_transactions::forget(const std::string& key) {
-  entries_.erase(key);
+  entries_.erase(stable_hash(key));
 }
 
 duration retransmit_interval(const retransmit_timers& t, unsigned n) noexcept {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -72,9 +73,12 @@ private:
 
   duration keep_;
   size_t max_entries_;
-  std::unordered_map<std::string, entry> entries_;
+  /// By the key's 64-bit stable_hash, not the key: no string allocated or
+  /// compared per request. Two different requests would have to collide
+  /// within one Timer J among at most `max_entries` (odds ~1e-14 each).
+  std::unordered_map<uint64_t, entry> entries_;
   /// Keys in the order they began (entries may be gone already).
-  std::deque<std::pair<time_point, std::string>> order_;
+  std::deque<std::pair<time_point, uint64_t>> order_;
 };
 
 /// Timers of a non-INVITE client transaction (RFC 3261 §17.1.2.2).
