@@ -92,7 +92,9 @@ struct dialog_info {
   std::string remote_target;
   /// Route set from Record-Route, in order.
   std::vector<std::string> route_set;
-  /// CSeq of our last NOTIFY in this dialog.
+  /// Not used: the CSeq of a NOTIFY is its subscription's version, which
+  /// the engine keeps (core::subscription::version). Kept so the journal's
+  /// record format stays the same.
   uint32_t local_cseq = 0;
   /// Transport and source address of the SUBSCRIBE.
   core::transport transport_type = core::transport::udp;
