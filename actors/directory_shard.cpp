@@ -637,7 +637,7 @@ caf::result<register_batch_reply> register_batch(shard_self self,
       result.error = messages::to_caf_error(ok.err());
       continue;
     }
-    auto& owner = st.refs->shard_for(req.aor);
+    auto owner = st.refs->shard_for(req.aor);
     if (owner.address() != me) {
       to_shards.emplace_back(k, owner);
       continue;

@@ -40,11 +40,57 @@ caf::result<Reply> to_shard(front_self self, Request& req, std::string& aor) {
   return self->delegate(self->state.refs->shard_for(aor), std::move(req));
 }
 
+/// The subscription supervisor of the member owning `aor` (canonicalised;
+/// an AOR that is not one goes to this node's, which answers the error).
+subscription_supervisor_actor supervisor_for(front_self self, const std::string& aor) {
+  if (auto canonical = core::canonical_aor(aor))
+    if (auto remote = self->state.refs->remote_supervisor_for(*canonical))
+      return *remote;
+  return self->state.subs;
+}
+
+/// find_user: the reverse index is per node (each indexes the contacts of
+/// the users it owns), so in a cluster every member's index shard for the
+/// contact is asked; the first user found answers, else contact_not_found.
+caf::result<std::string> find_user(front_self self, find_user_request& req) {
+  auto h = core::stable_hash(core::binding_key(req.contact_uri));
+  auto t = self->state.refs->cluster();
+  if (!t)
+    return self->delegate(self->state.refs->index_shard(h), std::move(req));
+  auto rp = self->make_response_promise<std::string>();
+  struct pending_find {
+    size_t left = 0;
+    bool done = false;
+    caf::error last;
+  };
+  auto p = std::make_shared<pending_find>();
+  p->left = t->members.size();
+  for (size_t i = 0; i < t->members.size(); ++i) {
+    auto& xs = i == t->self ? self->state.refs->shards : t->members[i].shards;
+    auto& shard = xs[core::shard_of_hash(h, static_cast<uint32_t>(xs.size()))];
+    self->request(shard, caf::infinite, req)
+      .then(
+        [=](std::string& aor) mutable {
+          --p->left;
+          if (!p->done) {
+            p->done = true;
+            rp.deliver(std::move(aor));
+          }
+        },
+        [=](caf::error& err) mutable {
+          p->last = std::move(err);
+          if (--p->left == 0 && !p->done)
+            rp.deliver(p->last);
+        });
+  }
+  return rp;
+}
+
 /// Sends `req` to every shard and merges the replies with `merge(acc, x)`.
 template <class Reply, class Request, class Merge, class Finish>
 caf::result<Reply> fan_out(front_self self, Request req, Merge merge,
                            Finish finish) {
-  auto& shards = self->state.refs->shards;
+  auto shards = self->state.refs->all_shards();
   auto rp = self->template make_response_promise<Reply>();
   auto acc = std::make_shared<Reply>();
   auto pending = std::make_shared<size_t>(shards.size());
@@ -145,8 +191,7 @@ service_actor::behavior_type front(front_self self,
     [=](find_user_request& req) -> caf::result<std::string> {
       if (req.contact_uri.empty())
         return core::make_caf_error(core::errc::invalid_input, "Empty contact");
-      auto key = core::binding_key(req.contact_uri);
-      return self->delegate(self->state.refs->shard_for(key), std::move(req));
+      return find_user(self, req);
     },
     [=](list_users_request& req) {
       auto limit = req.limit;
@@ -193,10 +238,14 @@ service_actor::behavior_type front(front_self self,
       return to_shard<presence_reply>(self, req, req.aor);
     },
     [=](subscribe_request& req) {
-      return self->delegate(self->state.subs, std::move(req));
+      // The target's owner numbers its subscriptions (ids are unique).
+      std::string aor = req.id.empty() ? req.target
+                                       : std::string{target_of_subscription(req.id)};
+      return self->delegate(supervisor_for(self, aor), std::move(req));
     },
     [=](unsubscribe_request& req) {
-      return self->delegate(self->state.subs, std::move(req));
+      auto target = std::string{target_of_subscription(req.id)};
+      return self->delegate(supervisor_for(self, target), std::move(req));
     },
     [=](get_watchers_request& req) {
       return to_shard<watcher_list>(self, req, req.aor);
@@ -208,7 +257,8 @@ service_actor::behavior_type front(front_self self,
       return to_shard<user_list>(self, req, req.aor);
     },
     [=](set_policy_request& req) {
-      return self->delegate(self->state.subs, std::move(req));
+      auto aor = req.aor;
+      return self->delegate(supervisor_for(self, aor), std::move(req));
     },
     [=](bus_subscribe& req) {
       return self->delegate(self->state.refs->bus, std::move(req));
@@ -384,6 +434,7 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
   ecfg.granularity = cfg.expiry_granularity;
   refs->cfg = std::make_shared<const engine_config>(std::move(cfg));
   refs->interest = std::make_shared<std::atomic<uint32_t>>(0);
+  refs->routes = std::make_shared<route_cell>();
   refs->bus = spawn_event_bus(sys, {}, refs->interest);
   refs->expiry = spawn_expiry_supervisor(sys, ecfg);
   refs->roster = spawn_roster(sys, refs->bus, refs->interest);
@@ -414,6 +465,36 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
 }
 
 } // namespace
+
+// -- cluster routes -----------------------------------------------------------------
+
+route_member engine::route_entry(const std::string& node_id) const {
+  return route_member{node_id, refs->shards, subscriptions, refs->bus};
+}
+
+bool engine::set_routes(const cluster_routes& routes, const std::string& self_id) const {
+  auto t = std::make_shared<route_table>();
+  t->epoch = routes.epoch;
+  t->members = routes.members;
+  std::sort(t->members.begin(), t->members.end(),
+            [](const route_member& a, const route_member& b) { return a.node_id < b.node_id; });
+  bool found = false;
+  for (size_t i = 0; i < t->members.size(); ++i) {
+    auto& m = t->members[i];
+    if (m.shards.empty() || (i > 0 && m.node_id == t->members[i - 1].node_id))
+      return false;
+    t->names.push_back(m.node_id);
+    t->salts.push_back(core::member_salt(m.node_id));
+    if (m.node_id == self_id) {
+      t->self = i;
+      found = true;
+    }
+  }
+  if (!found)
+    return false;
+  std::atomic_store(&refs->routes->table, std::shared_ptr<const route_table>{std::move(t)});
+  return true;
+}
 
 // -- blocking_service ---------------------------------------------------------------
 

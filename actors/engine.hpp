@@ -47,6 +47,16 @@ struct engine {
   /// Stops every actor of the engine (pending timers would otherwise keep
   /// some alive until they fire). Idempotent.
   void shutdown();
+
+  /// This engine as the members of a cluster route to it, as node `node_id`.
+  route_member route_entry(const std::string& node_id) const;
+
+  /// From now on, routes every user to its owner among `routes.members`
+  /// (core::owner_of over the node ids); this engine is member `self_id`.
+  /// False (nothing changes) when `self_id` is not a member, a member has
+  /// no shards or a node id repeats. Thread-safe; the users do not move
+  /// (hand-over is the caller's job).
+  bool set_routes(const cluster_routes& routes, const std::string& self_id) const;
 };
 
 /// Spawns the engine: event bus, expiry supervisor, roster, directory

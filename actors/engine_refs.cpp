@@ -28,15 +28,12 @@ void send_effects(const caf::actor& sender, const engine_refs& refs,
   for (auto& ev : fx.events)
     caf::send_as(sender, refs.bus, std::move(ev));
   for (auto& x : fx.index) {
-    auto& shard = refs.shards[core::shard_of_hash(
-      x.key_hash, static_cast<uint32_t>(refs.shards.size()))];
-    caf::send_as(sender, shard, std::move(x));
+    caf::send_as(sender, refs.index_shard(x.key_hash), std::move(x));
   }
   for (auto& x : fx.roster)
     caf::send_as(sender, refs.roster, std::move(x));
   for (auto& x : fx.watching_removed) {
-    auto& shard = refs.shard_for(x.watcher);
-    caf::send_as(sender, shard, std::move(x));
+    caf::send_as(sender, refs.shard_for(x.watcher), std::move(x));
   }
 }
 

@@ -6,17 +6,44 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/engine_config.hpp"
 #include "actors/user_logic.hpp"
 #include "core/hash.hpp"
+#include "core/ownership.hpp"
+#include "messages/route_messages.hpp"
 #include "messages/interfaces.hpp"
 
 #include <caf/actor.hpp>
 
 namespace regcore::actors {
+
+/// The cluster as one node routes over it: cluster_routes sorted by node
+/// id, with each member's rendezvous salt and this node's index. Immutable:
+/// a membership change publishes a new one (engine::set_routes).
+struct route_table {
+  uint64_t epoch = 0;
+  std::vector<std::string> names;
+  std::vector<uint64_t> salts;
+  std::vector<route_member> members;
+  /// This node's index in `members`.
+  size_t self = 0;
+
+  /// Index of the member owning the key of stable_hash `h`.
+  size_t owner(uint64_t h) const {
+    return core::owner_of_hash(h, salts, names);
+  }
+};
+
+/// Where the current route_table is published. Readers take a snapshot
+/// (std::atomic_load) per message; one writer replaces it. Nothing is
+/// mutated in place, so no actor ever sees half a membership.
+struct route_cell {
+  std::shared_ptr<const route_table> table;
+};
 
 struct engine_refs {
   std::shared_ptr<const engine_config> cfg;
@@ -48,9 +75,63 @@ struct engine_refs {
     return fx;
   }
 
-  /// The shard owning `key` (a canonical AOR or a contact binding key).
-  const directory_shard_actor& shard_for(const std::string& key) const {
-    return shards[core::shard_of(key, static_cast<uint32_t>(shards.size()))];
+  /// The cluster's routes (null without a cluster; its table is null or
+  /// has one member while this node is alone).
+  std::shared_ptr<route_cell> routes;
+
+  /// The current route table when there is more than one member, else null.
+  std::shared_ptr<const route_table> cluster() const {
+    if (!routes)
+      return nullptr;
+    auto t = std::atomic_load(&routes->table);
+    return t && t->members.size() > 1 ? t : nullptr;
+  }
+
+  /// The shard owning the user `aor` (canonical): on this node, or on the
+  /// member of the cluster that owns it.
+  directory_shard_actor shard_for(const std::string& aor) const {
+    auto h = core::stable_hash(aor);
+    if (auto t = cluster()) {
+      auto m = t->owner(h);
+      if (m != t->self) {
+        auto& remote = t->members[m].shards;
+        return remote[core::shard_of_hash(h, static_cast<uint32_t>(remote.size()))];
+      }
+    }
+    return shards[core::shard_of_hash(h, static_cast<uint32_t>(shards.size()))];
+  }
+
+  /// The shard of this node holding the reverse-index entries of a contact
+  /// binding key of stable_hash `h` (the index is per node: each node
+  /// indexes the contacts of the users it owns).
+  const directory_shard_actor& index_shard(uint64_t h) const {
+    return shards[core::shard_of_hash(h, static_cast<uint32_t>(shards.size()))];
+  }
+
+  /// The subscription supervisor of the member owning `aor`, or none when
+  /// that is this node (or there is no cluster).
+  std::optional<subscription_supervisor_actor>
+  remote_supervisor_for(const std::string& aor) const {
+    if (auto t = cluster()) {
+      auto m = t->owner(core::stable_hash(aor));
+      if (m != t->self)
+        return t->members[m].subscriptions;
+    }
+    return std::nullopt;
+  }
+
+  /// Every shard of the cluster (this node's alone without one): what an
+  /// aggregate (list_users, get_all_presence) asks.
+  std::vector<directory_shard_actor> all_shards() const {
+    auto t = cluster();
+    if (!t)
+      return shards;
+    std::vector<directory_shard_actor> result;
+    for (size_t i = 0; i < t->members.size(); ++i) {
+      auto& xs = i == t->self ? shards : t->members[i].shards;
+      result.insert(result.end(), xs.begin(), xs.end());
+    }
+    return result;
   }
 };
 

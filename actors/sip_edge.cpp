@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "actors/sip_edge.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <functional>
 #include <queue>
 #include <unordered_map>
 
+#include "actors/subscription_supervisor.hpp"
 #include "core/hash.hpp"
 #include "core/sip_uri.hpp"
 #include "core/strings.hpp"
@@ -79,6 +81,8 @@ struct pending_register {
 struct shard_queue {
   std::vector<pending_register> pending;
   std::vector<register_request> requests;
+  /// Beyond this node's shards: the other member's shard they go to.
+  directory_shard_actor dest;
 };
 
 /// REGISTERs sent to a shard and not answered yet (one request or batch).
@@ -149,6 +153,8 @@ struct edge_state {
   std::unordered_map<std::string, std::string> by_dialog;
   /// Via branch -> NOTIFY awaiting its response.
   std::unordered_map<std::string, pending_notify> pending;
+  /// The other cluster members' buses this edge listens to.
+  std::vector<event_bus_actor> remote_buses;
   /// Restored subscriptions to resume, by target (resume_notifies).
   std::unordered_map<std::string, std::vector<std::string>> resume;
   notify_timers timers;
@@ -221,6 +227,14 @@ std::string local_contact(const edge_state& st, const sip_endpoint& via) {
   if (via.proto == core::transport::tcp)
     c += ";transport=tcp";
   return c + ">";
+}
+
+/// The subscription supervisor of the member owning `target` (this
+/// node's without a cluster): it numbers the target's subscriptions.
+subscription_supervisor_actor supervisor_for(const edge_state& st, const std::string& target) {
+  if (auto remote = st.refs->remote_supervisor_for(target))
+    return *remote;
+  return st.subscriptions;
 }
 
 core::sip_builder respond(edge_actor* self, const request_ctx& ctx,
@@ -398,9 +412,20 @@ void on_register(edge_actor* self, request_ctx& ctx, core::sip_message& req) {
   auto& st = self->state;
   auto r = to_register_request(req, std::move(*aor), ctx.from);
   auto& shards = st.refs->shards;
-  auto idx = core::shard_of(r.aor, static_cast<uint32_t>(shards.size()));
+  auto h = core::stable_hash(r.aor);
+  size_t idx = core::shard_of_hash(h, static_cast<uint32_t>(shards.size()));
   if (st.reg_queues.size() < shards.size())
     st.reg_queues.resize(shards.size());
+  if (auto t = st.refs->cluster(); t && t->owner(h) != t->self) {
+    // Another member owns the user: one queue per destination shard, after
+    // this node's (flush_registers drops them again).
+    auto dest = st.refs->shard_for(r.aor);
+    idx = shards.size();
+    while (idx < st.reg_queues.size() && st.reg_queues[idx].dest != dest)
+      ++idx;
+    if (idx == st.reg_queues.size())
+      st.reg_queues.emplace_back().dest = std::move(dest);
+  }
   auto& q = st.reg_queues[idx];
   if (q.requests.empty())
     st.reg_dirty.push_back(idx);
@@ -460,7 +485,7 @@ void flush_registers(edge_actor* self) {
   auto deadline = self->clock().now() + engine_timeout;
   for (auto idx : st.reg_dirty) {
     auto& q = st.reg_queues[idx];
-    auto& shard = st.refs->shards[idx];
+    auto shard = idx < st.refs->shards.size() ? st.refs->shards[idx] : q.dest;
     auto id = ++st.next_inflight;
     st.inflight.emplace(
       id, inflight_registers{
@@ -506,15 +531,13 @@ void flush_registers(edge_actor* self) {
     q.requests.clear();
   }
   st.reg_dirty.clear();
+  st.reg_queues.resize(st.refs->shards.size());
   if (!st.sweeping) {
     st.sweeping = true;
     self->delayed_send(self, std::chrono::seconds{1}, sweep_atom::value);
   }
 }
 
-/// Sends one NOTIFY in `d` (RFC 6665 §4.2.2, RFC 3856 §6.6): Event,
-/// Subscription-State, the PIDF body; CSeq increases per NOTIFY. Over UDP
-/// it is retransmitted until answered (timers E and F).
 /// Arms the CAF timer for the earliest NOTIFY deadline unless it already
 /// fires by then.
 void arm_notify_timer(edge_actor* self) {
@@ -537,7 +560,9 @@ void start_timer(edge_actor* self, caf::actor_clock::time_point at, const std::s
   arm_notify_timer(self);
 }
 
-/// Sends NOTIFY number `cseq` of dialog `d`. The CSeq is the
+/// Sends NOTIFY number `cseq` of dialog `d` (RFC 6665 §4.2.2, RFC 3856
+/// §6.6): Event, Subscription-State, the PIDF body; over UDP retransmitted
+/// until answered (timers E and F). The CSeq is the
 /// subscription's version, which the engine keeps (and journals): it goes
 /// on increasing across a restart. A NOTIFY older than the last one sent
 /// (an event that lost the race with a SUBSCRIBE's reply) is dropped: the
@@ -613,7 +638,8 @@ void notify_failed(edge_actor* self, const std::string& id) {
   }
   spdlog::info("sip: NOTIFY of subscription {} failed (481, 408 or timeout): ending it", id);
   drop_dialog(st, id);
-  self->request(st.subscriptions, std::chrono::seconds{10}, unsubscribe_request{id})
+  self->request(supervisor_for(st, std::string{target_of_subscription(id)}),
+                std::chrono::seconds{10}, unsubscribe_request{id})
     .then([](caf::ok_atom) {
       // nop
     },
@@ -727,7 +753,9 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
                    ? ctx.from.ip + ":" + std::to_string(ctx.from.port)
                    : "[" + ctx.from.ip + "]:" + std::to_string(ctx.from.port);
   }
-  self->request(st.subscriptions, std::chrono::seconds{10}, std::move(r))
+  auto sup = supervisor_for(st, r.id.empty() ? r.target
+                                             : std::string{target_of_subscription(r.id)});
+  self->request(sup, std::chrono::seconds{10}, std::move(r))
     .then(
       [=](subscribe_reply& rep) {
         auto& st2 = self->state;
@@ -1155,7 +1183,29 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       for (auto& m : batch.events)
         if (m.match_elements<notify_required_event>())
           on_notify_required(self, m.get_as<notify_required_event>(0));
-      self->send(self->state.refs->bus, event_ack{});
+      // To the bus that sent it: this node's or another member's.
+      if (auto sender = self->current_sender())
+        self->send(caf::actor_cast<caf::actor>(sender), event_ack{});
+    },
+    [=](cluster_routes& routes) {
+      // The users of a subscription's target live on its owner, whose bus
+      // emits the NotifyRequired: listen to every member's bus (each event
+      // comes once per member, the body rendered once; the edge keeps the
+      // entries of its own dialogs).
+      auto& st2 = self->state;
+      std::vector<event_bus_actor> buses;
+      for (auto& m : routes.members)
+        if (m.bus && m.bus != st2.refs->bus)
+          buses.push_back(m.bus);
+      for (auto& b : st2.remote_buses)
+        if (std::find(buses.begin(), buses.end(), b) == buses.end())
+          self->send(b, bus_unsubscribe{caf::actor_cast<caf::actor>(self)});
+      for (auto& b : buses)
+        if (std::find(st2.remote_buses.begin(), st2.remote_buses.end(), b)
+            == st2.remote_buses.end())
+          self->send(b, bus_subscribe{caf::actor_cast<caf::actor>(self),
+                                      event_bit(event_kind::notify_required)});
+      st2.remote_buses = std::move(buses);
     },
     [=](terminate_atom) {
       // Shutdown: tell every watcher its subscription ends, so it

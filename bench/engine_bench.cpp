@@ -75,7 +75,7 @@ caf::behavior driver(caf::event_based_actor* self,
   *send_next = [=] {
     auto i = first + (*sent)++;
     auto req = make_register(i);
-    auto& shard = refs->shard_for(req.aor);
+    auto shard = refs->shard_for(req.aor);
     self->request(shard, caf::infinite, std::move(req))
       .then(
         [=](register_reply&) {

@@ -28,9 +28,31 @@ bool ranks_before(uint64_t wa, std::string_view a, uint64_t wb,
 
 } // namespace
 
+uint64_t member_salt(std::string_view member) noexcept {
+  return mix(stable_hash(member) + 0x9e3779b97f4a7c15ull);
+}
+
+uint64_t rendezvous_weight(uint64_t key_hash, uint64_t salt) noexcept {
+  return mix(key_hash ^ salt);
+}
+
 uint64_t rendezvous_weight(std::string_view key, std::string_view member) noexcept {
   // Hash each name on its own, then combine: "ab"+"c" and "a"+"bc" differ.
-  return mix(stable_hash(key) ^ mix(stable_hash(member) + 0x9e3779b97f4a7c15ull));
+  return rendezvous_weight(stable_hash(key), member_salt(member));
+}
+
+size_t owner_of_hash(uint64_t key_hash, const std::vector<uint64_t>& salts,
+                     const std::vector<std::string>& members) {
+  size_t best = 0;
+  uint64_t best_w = rendezvous_weight(key_hash, salts[0]);
+  for (size_t i = 1; i < members.size(); ++i) {
+    auto w = rendezvous_weight(key_hash, salts[i]);
+    if (ranks_before(w, members[i], best_w, members[best])) {
+      best = i;
+      best_w = w;
+    }
+  }
+  return best;
 }
 
 size_t owner_of(std::string_view key, const std::vector<std::string>& members) {

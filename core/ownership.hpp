@@ -31,6 +31,19 @@ uint64_t rendezvous_weight(std::string_view key, std::string_view member) noexce
 /// `members`). `members` must not be empty and must not repeat a name.
 size_t owner_of(std::string_view key, const std::vector<std::string>& members);
 
+/// What rendezvous_weight mixes in for `member` (precompute it once per
+/// membership: then a lookup hashes only the key).
+uint64_t member_salt(std::string_view member) noexcept;
+
+/// rendezvous_weight(key, member) from stable_hash(key) and
+/// member_salt(member).
+uint64_t rendezvous_weight(uint64_t key_hash, uint64_t salt) noexcept;
+
+/// owner_of() from the key's stable_hash and the members' salts (same order
+/// as `members`): the same answer, for callers that keep only the hash.
+size_t owner_of_hash(uint64_t key_hash, const std::vector<uint64_t>& salts,
+                     const std::vector<std::string>& members);
+
 /// The owner first, then the next `copies - 1` members in rank order: the
 /// nodes holding `key` with replication factor `copies` (capped at the
 /// number of members). Indexes into `members`.

@@ -14,6 +14,7 @@
 #include "messages/internal_messages.hpp"
 #include "messages/presence_messages.hpp"
 #include "messages/registrar_messages.hpp"
+#include "messages/route_messages.hpp"
 #include "messages/sip_messages.hpp"
 #include "messages/store_messages.hpp"
 
@@ -62,6 +63,8 @@
   X(add_watcher_request, add_watcher_request) \
   X(refresh_watcher_request, refresh_watcher_request) \
   X(resume_watchers_request, resume_watchers_request) \
+  X(route_member, route_member) \
+  X(cluster_routes, cluster_routes) \
   X(add_watching_request, add_watching_request) \
   X(remove_watching_request, remove_watching_request) \
   X(index_update, index_update) \

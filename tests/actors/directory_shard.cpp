@@ -86,7 +86,7 @@ struct fixture : test_coordinator_fixture<config> {
   /// An AOR "sip:<prefix><n>@example.com" whose shard is (or, with `same`
   /// false, is not) the shard of `other`.
   std::string aor_on(const std::string& other, bool same, const std::string& prefix) {
-    auto& target = eng.refs->shard_for(other);
+    auto target = eng.refs->shard_for(other);
     for (int n = 0;; ++n) {
       auto aor = "sip:" + prefix + std::to_string(n) + "@example.com";
       if ((eng.refs->shard_for(aor).address() == target.address()) == same)
@@ -151,7 +151,7 @@ CAF_TEST(a register batch answers each request as if it came alone) {
 
 CAF_TEST(a shard forwards batch entries of active users and other shards) {
   // `far` lives on the other shard, `busy` here but active (it has presence).
-  auto& shard = eng.refs->shard_for(alice);
+  auto shard = eng.refs->shard_for(alice);
   auto far = aor_on(alice, false, "far");
   auto busy = aor_on(alice, true, "busy");
   CAF_REQUIRE(reg(busy, "sip:busy@192.0.2.20"));

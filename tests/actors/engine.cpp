@@ -157,7 +157,7 @@ CAF_TEST(the path of a register) {
   req.aor = "SIP:alice@EXAMPLE.com";
   req.contacts.push_back(contact_request{"sip:alice@192.0.2.1", 600, {}, {}, 0});
   self->request(eng.service, caf::infinite, req);
-  auto& shard = eng.refs->shard_for(alice);
+  auto shard = eng.refs->shard_for(alice);
   expect((register_request), from(self).to(eng.service));
   expect((register_request), from(self).to(shard).with(_));
   expect((register_reply), from(shard).to(self));
@@ -379,8 +379,8 @@ CAF_TEST(the path of a subscribe and versions per update) {
   req.target = alice;
   req.expires = 600;
   auto rh = self->request(eng.service, caf::infinite, req);
-  auto& bob_shard = eng.refs->shard_for(bob);
-  auto& alice_shard = eng.refs->shard_for(alice);
+  auto bob_shard = eng.refs->shard_for(bob);
+  auto alice_shard = eng.refs->shard_for(alice);
   expect((subscribe_request), from(self).to(eng.service));
   expect((subscribe_request), from(self).to(eng.subscriptions));
   expect((add_watching_request), from(eng.subscriptions).to(bob_shard));

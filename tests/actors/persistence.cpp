@@ -266,7 +266,7 @@ CAF_TEST_FIXTURE_SCOPE(persistence_tests, fixture)
 
 CAF_TEST(with durability sync the reply waits for the commit) {
   start(durability::sync);
-  auto& shard = eng.refs->shard_for(alice);
+  auto shard = eng.refs->shard_for(alice);
   auto rh = self->request(eng.service, caf::infinite,
                           reg_req(alice, "sip:alice@192.0.2.1", 600));
   expect((register_request), from(self).to(eng.service));
@@ -288,7 +288,7 @@ CAF_TEST(with durability sync the reply waits for the commit) {
 
 CAF_TEST(with durability async the reply does not wait) {
   start(durability::async);
-  auto& shard = eng.refs->shard_for(alice);
+  auto shard = eng.refs->shard_for(alice);
   self->request(eng.service, caf::infinite, reg_req(alice, "sip:alice@192.0.2.1", 600));
   expect((register_request), from(self).to(eng.service));
   expect((register_request), from(self).to(shard));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hash.hpp"
 #include "core/ownership.hpp"
 
 using namespace regcore::core;
@@ -92,4 +93,12 @@ CAF_TEST(replica sets start with the owner and hold distinct members) {
   }
   CAF_CHECK_EQUAL(replica_set("sip:a@x", three, 5).size(), 3u); // capped
   CAF_CHECK_EQUAL(replica_set("sip:a@x", {"solo"}, 2), std::vector<size_t>{0});
+}
+
+CAF_TEST(the owner from the key hash and member salts is the owner) {
+  std::vector<uint64_t> salts;
+  for (auto& m : three)
+    salts.push_back(member_salt(m));
+  for (size_t i = 0; i < 1000; ++i)
+    CAF_CHECK_EQUAL(owner_of_hash(stable_hash(aor(i)), salts, three), owner_of(aor(i), three));
 }
