@@ -492,7 +492,9 @@ bool engine::set_routes(const cluster_routes& routes, const std::string& self_id
   }
   if (!found)
     return false;
+  bool clustered = t->members.size() > 1;
   std::atomic_store(&refs->routes->table, std::shared_ptr<const route_table>{std::move(t)});
+  refs->routes->clustered.store(clustered, std::memory_order_release);
   return true;
 }
 

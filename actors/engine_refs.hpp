@@ -43,6 +43,10 @@ struct route_table {
 /// mutated in place, so no actor ever sees half a membership.
 struct route_cell {
   std::shared_ptr<const route_table> table;
+  /// Whether `table` has more than one member: checked first, so a node
+  /// without a cluster never touches the snapshot (libstdc++'s atomic
+  /// shared_ptr access takes a lock from a pool).
+  std::atomic<bool> clustered{false};
 };
 
 struct engine_refs {
@@ -81,7 +85,7 @@ struct engine_refs {
 
   /// The current route table when there is more than one member, else null.
   std::shared_ptr<const route_table> cluster() const {
-    if (!routes)
+    if (!routes || !routes->clustered.load(std::memory_order_acquire))
       return nullptr;
     auto t = std::atomic_load(&routes->table);
     return t && t->members.size() > 1 ? t : nullptr;
