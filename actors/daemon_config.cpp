@@ -358,6 +358,13 @@ bool read_config(reader& r, const json& doc, daemon_config& c) {
       {"durability", r.string_key(c.persistence.durability)},
       {"data_dir", r.string_key(c.persistence.data_dir)},
   };
+  reader::table cluster{
+      {"node_id", r.string_key(c.cluster.node_id)},
+      {"listen", r.string_key(c.cluster.listen)},
+      {"join", r.strings_key(c.cluster.join)},
+      {"replication", r.u32_key(c.cluster.replication)},
+      {"heartbeat_ms", r.u32_key(c.cluster.heartbeat_ms)},
+  };
   auto sub = [&r](const reader::table& t) {
     return [&r, &t](const json& x, const std::string& p) {
       return r.object(x, p, t);
@@ -395,6 +402,7 @@ bool read_config(reader& r, const json& doc, daemon_config& c) {
       {"shutdown", sub(shutdown)},
       {"limits", sub(limits)},
       {"persistence", sub(persistence)},
+      {"cluster", sub(cluster)},
   };
   return r.object(doc, "", top);
 }
@@ -704,7 +712,12 @@ bool operator==(const daemon_config& x, const daemon_config& y) noexcept {
                 == y.shutdown.terminate_subscriptions
          && x.limits.max_message_size == y.limits.max_message_size
          && x.persistence.durability == y.persistence.durability
-         && x.persistence.data_dir == y.persistence.data_dir;
+         && x.persistence.data_dir == y.persistence.data_dir
+         && x.cluster.node_id == y.cluster.node_id
+         && x.cluster.listen == y.cluster.listen
+         && x.cluster.join == y.cluster.join
+         && x.cluster.replication == y.cluster.replication
+         && x.cluster.heartbeat_ms == y.cluster.heartbeat_ms;
 }
 
 const std::vector<std::string>& log_level_names() {
@@ -878,6 +891,44 @@ core::result<void> validate(const daemon_config& c) {
   if (auto x = at_most("limits.max_message_size", c.limits.max_message_size,
                        16 * 1024 * 1024))
     return *x;
+  // cluster
+  auto& cl = c.cluster;
+  if (cl.listen.empty()) {
+    if (!cl.node_id.empty() || !cl.join.empty())
+      return key_error("cluster.listen",
+                       "must be set when cluster.node_id or cluster.join is "
+                       "(the node's own cluster address, e.g. "
+                       "127.0.0.1:7001)");
+  } else {
+    if (auto a = parse_cluster_address(cl.listen, false); !a)
+      return key_error("cluster.listen", a.err().reason);
+    if (cl.node_id.empty())
+      return key_error("cluster.node_id",
+                       "must be set when cluster.listen is (this node's "
+                       "id, unique in the cluster)");
+    if (!valid_node_id(cl.node_id))
+      return key_error("cluster.node_id",
+                       in_quotes(cl.node_id)
+                           + ": expected 1..64 letters, digits, '-', '_' "
+                             "or '.'");
+    for (size_t i = 0; i < cl.join.size(); ++i) {
+      auto a = parse_cluster_address(cl.join[i], true);
+      if (!a)
+        return key_error(index_path("cluster.join", i), a.err().reason);
+      for (size_t j = 0; j < i; ++j)
+        if (cl.join[j] == cl.join[i])
+          return key_error(index_path("cluster.join", i),
+                           in_quotes(cl.join[i]) + " is listed twice");
+    }
+  }
+  if (auto x = at_least("cluster.replication", cl.replication, 1))
+    return *x;
+  if (auto x = at_most("cluster.replication", cl.replication, 16))
+    return *x;
+  if (auto x = at_least("cluster.heartbeat_ms", cl.heartbeat_ms, 10))
+    return *x;
+  if (auto x = at_most("cluster.heartbeat_ms", cl.heartbeat_ms, 60000))
+    return *x;
   return {};
 }
 
@@ -933,6 +984,11 @@ std::string to_json_text(const daemon_config& c) {
   doc["limits"]["max_message_size"] = c.limits.max_message_size;
   doc["persistence"]["durability"] = c.persistence.durability;
   doc["persistence"]["data_dir"] = c.persistence.data_dir;
+  doc["cluster"]["node_id"] = c.cluster.node_id;
+  doc["cluster"]["listen"] = c.cluster.listen;
+  doc["cluster"]["join"] = c.cluster.join;
+  doc["cluster"]["replication"] = c.cluster.replication;
+  doc["cluster"]["heartbeat_ms"] = c.cluster.heartbeat_ms;
   return doc.dump(2) + "\n";
 }
 
@@ -1091,6 +1147,31 @@ void add_cli_options(CLI::App& app, cli_options& out) {
       ->type_name("DIR")
       ->group(persist);
 
+  const char* cluster = "Cluster (off unless --cluster-listen is given)";
+  app.add_option_function<std::string>(
+         "--node-id", [&out](const std::string& v) { out.node_id = v; },
+         "This node's id, unique in the cluster (letters, digits, - _ .); "
+         "required with --cluster-listen. JSON: cluster.node_id. Default: "
+         "none")
+      ->type_name("ID")
+      ->group(cluster);
+  app.add_option_function<std::string>(
+         "--cluster-listen",
+         [&out](const std::string& v) { out.cluster_listen = v; },
+         "Turns clustering on: where this node's cluster node is published, "
+         "HOST:PORT (numeric address, IPv6 in brackets, port 0 = any free "
+         "one). JSON: cluster.listen. Default: none, no cluster")
+      ->type_name("HOST:PORT")
+      ->group(cluster);
+  app.add_option_function<std::vector<std::string>>(
+         "--join", [&out](const std::vector<std::string>& v) { out.join = v; },
+         "A node to join the cluster through, HOST:PORT; repeatable or "
+         "comma-separated; replaces the configured list. JSON: cluster.join. "
+         "Default: none (the first node)")
+      ->type_name("HOST:PORT")
+      ->delimiter(',')
+      ->group(cluster);
+
   const char* rate = "Rate limiting (per source address, 503 + Retry-After)";
   app.add_option_function<double>(
          "--rate-limit", [&out](const double& v) { out.rate_limit = v; },
@@ -1165,6 +1246,12 @@ core::result<void> apply_cli_options(const cli_options& o, daemon_config& cfg) {
   }
   if (o.burst)
     cfg.rate_limit.burst = *o.burst;
+  if (o.node_id)
+    cfg.cluster.node_id = *o.node_id;
+  if (o.cluster_listen)
+    cfg.cluster.listen = *o.cluster_listen;
+  if (o.join)
+    cfg.cluster.join = *o.join;
   return validate(cfg);
 }
 
@@ -1198,6 +1285,24 @@ std::string journal_path(const daemon_config& cfg) {
   return cfg.persistence.data_dir + "/registrar.db";
 }
 
+bool cluster_enabled(const daemon_config& cfg) noexcept {
+  return !cfg.cluster.listen.empty();
+}
+
+cluster_settings cluster_settings_of(const daemon_config& cfg) {
+  cluster_settings s;
+  s.node_id = cfg.cluster.node_id;
+  if (auto a = parse_cluster_address(cfg.cluster.listen, false))
+    s.listen = *a;
+  for (auto& text : cfg.cluster.join)
+    if (auto a = parse_cluster_address(text, true))
+      s.seeds.push_back(*a);
+  s.replication = cfg.cluster.replication;
+  s.heartbeat = std::chrono::milliseconds{cfg.cluster.heartbeat_ms};
+  s.connection_timeout = 4 * s.heartbeat;
+  return s;
+}
+
 std::string summary(const daemon_config& c) {
   std::string r = "listening on";
   for (auto& l : c.listen)
@@ -1226,6 +1331,11 @@ std::string summary(const daemon_config& c) {
     r += "; durability " + c.persistence.durability + " (" + journal_path(c) + ")";
   r += "; max message " + std::to_string(c.limits.max_message_size)
        + " bytes; log level " + c.log_level;
+  if (cluster_enabled(c)) {
+    r += "; cluster node " + c.cluster.node_id + " at " + c.cluster.listen;
+    r += c.cluster.join.empty() ? std::string{", first node"}
+                                : ", joining " + join(c.cluster.join, " ");
+  }
   return r;
 }
 

@@ -22,6 +22,7 @@
 // got "ten"`). Neither CAF nor the JSON / CLI11 headers are included here:
 // CLI::App is only forward-declared.
 
+#include "actors/cluster_settings.hpp"
 #include "actors/engine_config.hpp"
 #include "core/model.hpp"
 #include "core/rate_limiter.hpp"
@@ -135,6 +136,26 @@ struct limits_config {
   uint32_t max_message_size = 65535;
 };
 
+/// Clustering (docs/ARCHITECTURE.md, "Cluster"): off while `listen` is
+/// empty; then no middleman is loaded and no extra port is opened.
+struct cluster_config {
+  /// This node's id, unique in the cluster: 1..64 of letters, digits, '-',
+  /// '_', '.'. Required when `listen` is set.
+  std::string node_id;
+  /// Where this node's cluster node is published, "HOST:PORT" (numeric
+  /// address, IPv6 in brackets; port 0: any free one). Empty: no cluster.
+  std::string listen;
+  /// Nodes to join through ("HOST:PORT", HOST may be a name); empty for the
+  /// first node. Any one live member is enough.
+  std::vector<std::string> join;
+  /// Copies of each AOR, owner included (stored for the routing and
+  /// replication phases).
+  uint32_t replication = 2;
+  /// The middleman's heartbeat interval in ms; a connection silent for 4
+  /// intervals is closed and the node behind it counts as lost.
+  uint32_t heartbeat_ms = 500;
+};
+
 /// Everything registrard is configured with. The defaults serve localhost
 /// on udp and tcp 127.0.0.1:5060 without authentication or rate limits.
 struct daemon_config {
@@ -155,6 +176,7 @@ struct daemon_config {
   shutdown_config shutdown;
   limits_config limits;
   persistence_config persistence;
+  cluster_config cluster;
 };
 
 /// Field-by-field equality (tests, change detection).
@@ -222,6 +244,12 @@ struct cli_options {
   bool no_auto_buddy = false;
   std::optional<std::string> durability;
   std::optional<std::string> data_dir;
+  /// --node-id ID.
+  std::optional<std::string> node_id;
+  /// --cluster-listen HOST:PORT.
+  std::optional<std::string> cluster_listen;
+  /// --join HOST:PORT, repeatable or comma-separated; replaces the list.
+  std::optional<std::vector<std::string>> join;
 };
 
 /// Adds registrard's options to `app`; parsing `app` fills `out` (which must
@@ -248,6 +276,14 @@ std::string auth_realm(const daemon_config& cfg);
 
 /// rate_limit as the settings of core::rate_limiter.
 core::rate_limit_settings rate_limiter_settings(const daemon_config& cfg);
+
+/// True when cluster.listen is set: the daemon loads the middleman and
+/// starts a cluster node.
+bool cluster_enabled(const daemon_config& cfg) noexcept;
+
+/// The cluster node's settings from the `cluster` section (validate() has
+/// checked it): listen and join parsed, connection timeout = 4 heartbeats.
+cluster_settings cluster_settings_of(const daemon_config& cfg);
 
 /// The one start-up line: "listening on udp:127.0.0.1:5060
 /// tcp:127.0.0.1:5060; domains localhost; 4 shards; auth off; rate limit

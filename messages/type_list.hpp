@@ -8,6 +8,7 @@
 //
 // REGCORE_FOR_EACH_MESSAGE_TYPE(X) calls X(type, name) for every type.
 
+#include "messages/cluster_messages.hpp"
 #include "messages/core_inspect.hpp"
 #include "messages/event_messages.hpp"
 #include "messages/expiry_messages.hpp"
@@ -100,5 +101,14 @@
   X(stored_publication, stored_publication) \
   X(stored_watcher, stored_watcher) \
   X(user_record, user_record) \
-  X(restore_users, restore_users)
+  X(restore_users, restore_users) \
+  X(core::cluster_member, cluster_member) \
+  X(node_handles, node_handles) \
+  X(cluster_hello, cluster_hello) \
+  X(cluster_gossip, cluster_gossip) \
+  X(cluster_leave, cluster_leave) \
+  X(cluster_view, cluster_view) \
+  X(cluster_subscribe, cluster_subscribe) \
+  X(cluster_unsubscribe, cluster_unsubscribe) \
+  X(membership_changed, membership_changed)
 // clang-format on

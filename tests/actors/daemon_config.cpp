@@ -677,3 +677,104 @@ CAF_TEST(the summary line shows what runs) {
   CAF_CHECK(contains(line, "auto-buddy off"));
   CAF_CHECK(contains(line, "max message 16384 bytes"));
 }
+
+// -- cluster ------------------------------------------------------------------
+
+CAF_TEST(the cluster is off by default and its keys parse) {
+  daemon_config d;
+  CAF_CHECK(!cluster_enabled(d));
+  CAF_CHECK_EQUAL(d.cluster.replication, 2u);
+  CAF_CHECK_EQUAL(d.cluster.heartbeat_ms, 500u);
+  auto c = parse_ok(R"({"cluster": {"node_id": "node-2",
+    "listen": "127.0.0.1:7002", "join": ["127.0.0.1:7001", "[::1]:7001",
+    "seed.example.com:7001"], "replication": 3, "heartbeat_ms": 250}})");
+  CAF_CHECK(cluster_enabled(c));
+  auto s = cluster_settings_of(c);
+  CAF_CHECK_EQUAL(s.node_id, "node-2");
+  CAF_CHECK_EQUAL(to_string(s.listen), "127.0.0.1:7002");
+  CAF_REQUIRE_EQUAL(s.seeds.size(), 3u);
+  CAF_CHECK_EQUAL(to_string(s.seeds[0]), "127.0.0.1:7001");
+  CAF_CHECK_EQUAL(s.seeds[1].host, "::1");
+  CAF_CHECK_EQUAL(to_string(s.seeds[1]), "[::1]:7001");
+  CAF_CHECK_EQUAL(s.seeds[2].host, "seed.example.com");
+  CAF_CHECK_EQUAL(s.replication, 3u);
+  CAF_CHECK_EQUAL(s.heartbeat.count(), 250);
+  CAF_CHECK_EQUAL(s.connection_timeout.count(), 1000);
+  // It reads back from to_json_text, and the summary names it.
+  daemon_config back;
+  CAF_REQUIRE(parse_config_json(to_json_text(c), back).has_value());
+  CAF_CHECK(back == c);
+  CAF_CHECK(contains(summary(c), "; cluster node node-2 at 127.0.0.1:7002, "
+                                 "joining 127.0.0.1:7001 [::1]:7001 "
+                                 "seed.example.com:7001"));
+  CAF_CHECK(!contains(summary(d), "cluster"));
+}
+
+CAF_TEST(bad cluster values say what is wrong) {
+  CAF_CHECK_EQUAL(
+      parse_error(R"({"cluster": {"listen": "127.0.0.1:7001"}})"),
+      R"(config: "cluster.node_id": must be set when cluster.listen is (this node's id, unique in the cluster))");
+  CAF_CHECK_EQUAL(
+      parse_error(R"({"cluster": {"node_id": "n1"}})"),
+      R"(config: "cluster.listen": must be set when cluster.node_id or cluster.join is (the node's own cluster address, e.g. 127.0.0.1:7001))");
+  CAF_CHECK(contains(
+      parse_error(
+          R"({"cluster": {"node_id": "n1", "listen": "localhost:7001"}})"),
+      R"("cluster.listen": "localhost:7001": "localhost" is not a numeric IPv4 address)"));
+  CAF_CHECK(contains(
+      parse_error(R"({"cluster": {"node_id": "n1", "listen": "127.0.0.1"}})"),
+      R"("cluster.listen": "127.0.0.1": missing port)"));
+  CAF_CHECK(contains(
+      parse_error(
+          R"({"cluster": {"node_id": "n1", "listen": "127.0.0.1:70000"}})"),
+      R"(bad port "70000" (0..65535))"));
+  CAF_CHECK(contains(
+      parse_error(R"({"cluster": {"node_id": "n1", "listen": "::1:7001"}})"),
+      "an IPv6 address must be written in brackets"));
+  CAF_CHECK(contains(
+      parse_error(
+          R"({"cluster": {"node_id": "node 1", "listen": "127.0.0.1:7001"}})"),
+      R"("cluster.node_id": "node 1": expected 1..64 letters, digits, '-', '_' or '.')"));
+  CAF_CHECK(contains(
+      parse_error(R"({"cluster": {"node_id": "n1", "listen": "127.0.0.1:7001",
+                      "join": ["127.0.0.1:7000", "bad_host:1"]}})"),
+      R"("cluster.join[1]": "bad_host:1": "bad_host" is neither a numeric address nor a host name)"));
+  CAF_CHECK(contains(
+      parse_error(R"({"cluster": {"node_id": "n1", "listen": "127.0.0.1:7001",
+                      "join": ["127.0.0.1:7000", "127.0.0.1:7000"]}})"),
+      R"("cluster.join[1]": "127.0.0.1:7000" is listed twice)"));
+  CAF_CHECK(contains(parse_error(R"({"cluster": {"replication": 0}})"),
+                     R"("cluster.replication": must be at least 1, got 0)"));
+  CAF_CHECK(contains(parse_error(R"({"cluster": {"heartbeat_ms": 5}})"),
+                     R"("cluster.heartbeat_ms": must be at least 10, got 5)"));
+  CAF_CHECK(contains(parse_error(R"({"cluster": {"join": "127.0.0.1:1"}})"),
+                     R"("cluster.join": expected an array of strings)"));
+  CAF_CHECK(contains(parse_error(R"({"cluster": {"nodeid": "n1"}})"),
+                     R"(unknown key "cluster.nodeid" (did you mean "node_id"?))"));
+}
+
+CAF_TEST(cluster flags turn clustering on and join takes lists) {
+  startup s{{"--node-id", "node-3", "--cluster-listen", "127.0.0.1:0",
+             "--join", "127.0.0.1:7001,127.0.0.1:7002", "--join",
+             "[::1]:7003"}};
+  CAF_REQUIRE_EQUAL(s.error, "");
+  CAF_CHECK(cluster_enabled(s.cfg));
+  CAF_CHECK_EQUAL(s.cfg.cluster.node_id, "node-3");
+  CAF_CHECK_EQUAL(s.cfg.cluster.listen, "127.0.0.1:0");
+  CAF_CHECK_EQUAL(s.cfg.cluster.join,
+                  (std::vector<std::string>{"127.0.0.1:7001", "127.0.0.1:7002",
+                                            "[::1]:7003"}));
+  CAF_CHECK_EQUAL(cluster_settings_of(s.cfg).listen.port, 0u);
+  startup no_id{{"--cluster-listen", "127.0.0.1:7001"}};
+  CAF_CHECK(contains(no_id.error, R"("cluster.node_id": must be set)"));
+  startup no_listen{{"--join", "127.0.0.1:7001"}};
+  CAF_CHECK(contains(no_listen.error, R"("cluster.listen": must be set)"));
+  startup bad{{"--node-id", "n", "--cluster-listen", "127.0.0.1:7001",
+               "--join", "127.0.0.1:x"}};
+  CAF_CHECK(contains(bad.error,
+                     R"("cluster.join[0]": "127.0.0.1:x": bad port "x")"));
+  startup none{{}};
+  CAF_CHECK(!cluster_enabled(none.cfg));
+  for (auto opt : {"--node-id", "--cluster-listen", "--join"})
+    CAF_CHECK(contains(none.help, opt));
+}

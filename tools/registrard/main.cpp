@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/cluster.hpp"
 #include "actors/daemon_config.hpp"
 #include "actors/engine.hpp"
 #include "actors/journal.hpp"
@@ -192,6 +193,17 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   caf::actor_system_config sys_cfg;
   messages::register_types(sys_cfg);
+  if (actors::cluster_enabled(cfg)) {
+    // Only a cluster node loads the middleman (before the actor system
+    // exists): without --cluster-listen no CAF port is ever opened.
+    auto cs = actors::cluster_settings_of(cfg);
+    sys_cfg.load<caf::io::middleman>();
+    sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cs.heartbeat});
+    sys_cfg.set("middleman.connection-timeout",
+                caf::timespan{cs.connection_timeout});
+    // Only registrar-core nodes complete the handshake.
+    sys_cfg.set("middleman.app-identifier", "registrar-core");
+  }
   if (auto err = daemon_scheduler(sys_cfg, caf_opts)) {
     std::cerr << "registrard: --caf: " << caf::to_string(err) << "\n";
     return 2;
@@ -227,6 +239,20 @@ int main(int argc, char** argv) {
                   << to_string(sip_endpoint{l.addr.proto, l.addr.host, l.port, 0, 0})
                   << std::endl;
       spdlog::info("{}", actors::summary(cfg));
+      caf::actor cluster_node;
+      if (actors::cluster_enabled(cfg)) {
+        auto node = actors::start_cluster_node(sys, actors::cluster_settings_of(cfg));
+        if (!node) {
+          std::cerr << "registrard: " << sys.render(node.error()) << "\n";
+          server->stop();
+          eng.shutdown();
+          return 1;
+        }
+        cluster_node = node->node;
+        std::cout << "registrard: cluster listening on "
+                  << core::address_of(node->self) << " as " << node->self.id
+                  << std::endl;
+      }
       int sig = 0;
       sigwait(&sigs, &sig);
       spdlog::info("signal {}, shutting down", sig);
@@ -238,6 +264,8 @@ int main(int argc, char** argv) {
                      spdlog::warn("final NOTIFYs: {}", sys.render(err));
                    });
       }
+      if (cluster_node && !actors::leave_cluster(sys, cluster_node, std::chrono::seconds{2}))
+        spdlog::warn("cluster: not every member acknowledged the leave in time");
       server->stop();
     }
     eng.shutdown();
