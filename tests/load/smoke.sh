@@ -100,6 +100,14 @@ if [ "$mode" = sip ]; then
   run mixed mixed "${t[@]}" -n 200 -P 4 -W 5 --presence-rate 100 --rate 500 --count 200
   run tcp-register register "${tt[@]}" -n 200 --sockets 2
   run tcp-presence presence "${tt[@]}" -P 4 -W 10 -K 10
+  # The fan-out bench's options (bench/fanout_sip.sh): a pause between
+  # updates and the per-update log: one line per update, every watcher
+  # notified, no repeated NOTIFY, the last NOTIFY not before the first.
+  run presence-log presence "${t[@]}" -P 1 -W 50 -K 5 --gap 0.01 --update-log "$work/updates.log"
+  if ! awk '!/^#/ { n++; if ($8 != 50 || $9 != 50 || $10 != 0 || $11 != "ok" || $6 < $5) bad++ }
+            END { exit !(n == 5 && bad == 0) }' "$work/updates.log"; then
+    echo "FAIL presence-log: bad --update-log"; cat "$work/updates.log"; failed=1
+  fi
   # The ack log has one line per acknowledged removal (expires 0).
   if [ "$(grep -c '^REGISTER .* 0$' "$work/acks.log" 2>/dev/null)" != 200 ]; then
     echo "FAIL ack-log: expected 200 removals"; head -3 "$work/acks.log"; failed=1

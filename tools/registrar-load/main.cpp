@@ -219,6 +219,13 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 1000000));
   app.add_option("--updates,-K", opt.updates, "presence: updates per publisher")
     ->check(CLI::Range(1, 1000000));
+  app.add_option("--gap", opt.gap,
+                 "presence, SIP mode: seconds to wait after an update completed (every "
+                 "NOTIFY in, or failed) before the next one starts (closed loop; 0 = none)")
+    ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--update-log", opt.update_log,
+                 "presence, SIP mode: write one line per update to FILE (PUBLISH sent, its "
+                 "2xx, first and last NOTIFY, NOTIFYs seen, retransmitted NOTIFYs)");
   app.add_option("--refresh-interval", opt.refresh_interval,
                  "mixed: seconds between two refreshes of one user")
     ->check(CLI::Range(0.001, 86400.0));
@@ -235,6 +242,10 @@ int main(int argc, char** argv) {
                  "Domain of the AORs (default: the target host; engine: example.com)");
   app.add_option("--user-prefix", opt.user_prefix,
                  "Prefix of every user name (default: random per run)");
+  app.add_option("--rcvbuf", opt.rcvbuf,
+                 "SIP mode: receive buffer of each UDP socket, bytes (SO_RCVBUFFORCE when "
+                 "allowed, else SO_RCVBUF, capped by net.core.rmem_max)")
+    ->check(CLI::Range(65536u, 1u << 30));
   app.add_option("--t1", opt.t1, "SIP mode: first UDP retransmission interval, s")
     ->check(CLI::Range(0.01, 10.0));
   app.add_option("--timer-b", opt.timer_b,
@@ -253,6 +264,9 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 256));
   app.add_option("--target-pid", opt.target_pid,
                  "SIP mode: PID of the local server, for its CPU time and RSS");
+  app.add_option("--target-pgid", opt.target_pgid,
+                 "SIP mode: process group of the local server (e.g. Kamailio under setsid): "
+                 "CPU time and RSS summed over all its processes");
   app.add_option("--json", opt.json_path, "Write the figures as JSON to FILE");
   app.add_option("--plot", opt.plot_path, "Write throughput and p99 per second as SVG");
   app.add_option("--ack-log", opt.ack_log,
@@ -300,6 +314,8 @@ int main(int argc, char** argv) {
     }
     if (opt.batch > 0)
       return usage("--batch is for engine mode");
+    if (opt.target_pid > 0 && opt.target_pgid > 0)
+      return usage("--target-pid and --target-pgid exclude each other");
     if (opt.domain.empty())
       opt.domain = opt.target_host.find(':') != std::string::npos
                      ? "[" + opt.target_host + "]"
@@ -307,6 +323,8 @@ int main(int argc, char** argv) {
   } else {
     if (!opt.target.empty())
       return usage("--target is for SIP mode (--mode sip)");
+    if (opt.target_pgid > 0 || opt.gap > 0 || !opt.update_log.empty())
+      return usage("--target-pgid, --gap and --update-log are for SIP mode");
     // In-process: our own process is the target.
     if (opt.target_pid == 0)
       opt.target_pid = static_cast<int>(getpid());
@@ -340,7 +358,10 @@ int main(int argc, char** argv) {
     std::cerr << "registrar-load: cannot open --ack-log " << opt.ack_log << "\n";
     return 2;
   }
+  if ((opt.gap > 0 || !opt.update_log.empty()) && opt.sc != scenario::presence)
+    return usage("--gap and --update-log work with presence");
   recorder rec{opt.target_pid};
+  rec.set_target_group(opt.target_pgid);
   progress prog{rec, !opt.no_progress};
   auto pl = plan::of(opt);
   run_info info;
@@ -356,6 +377,7 @@ int main(int argc, char** argv) {
                  {"publishers", std::to_string(opt.publishers)},
                  {"watchers", std::to_string(opt.watchers)},
                  {"updates", std::to_string(opt.updates)},
+                 {"gap", std::to_string(opt.gap)},
                  {"duration", std::to_string(opt.duration)},
                  {"measured_ops_planned",
                   pl.measured == UINT64_MAX ? "unbounded" : std::to_string(pl.measured)},

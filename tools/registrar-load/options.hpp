@@ -49,6 +49,8 @@ struct options {
   uint32_t publishers = 10;
   uint32_t watchers = 10;
   uint32_t updates = 10;
+  double gap = 0; ///< presence (SIP): pause after an update completes, seconds
+  std::string update_log; ///< presence (SIP): one line per update (times, counts)
   double refresh_interval = 60; ///< mixed: each user re-registers every T s
   double presence_rate = 10;    ///< mixed: presence changes per second
   // -- SIP mode
@@ -61,6 +63,7 @@ struct options {
   std::string user_prefix;
   double t1 = 0.5;      ///< retransmission timer A/E start, seconds
   double timer_b = 32;  ///< transaction timeout, seconds
+  uint32_t rcvbuf = 8u << 20; ///< SO_RCVBUF(FORCE) of each UDP socket, bytes
   // -- engine mode
   uint32_t shards = 0;
   uint32_t threads = 0;
@@ -68,6 +71,7 @@ struct options {
   std::string data_dir;           ///< journal directory (durability on)
   // -- output
   int target_pid = 0;
+  int target_pgid = 0; ///< SIP mode: CPU/RSS summed over this process group
   std::string json_path;
   std::string plot_path;
   std::string ack_log;

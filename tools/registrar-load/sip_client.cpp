@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <memory>
 #include <queue>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 #include <vector>
@@ -100,6 +103,7 @@ struct client_txn {
 struct watcher {
   bool active = false;   // got its first NOTIFY
   uint64_t seen = 0;     // last update number it saw
+  uint32_t last_cseq = 0; // highest NOTIFY CSeq received in its dialog
 };
 
 /// As in engine mode: one update in flight per publisher, so the NOTIFY
@@ -114,6 +118,14 @@ struct publisher {
   time_point due{};
   std::string note;
   std::deque<time_point> backlog;
+  // --update-log: when the current update's PUBLISH left, its 2xx came,
+  // its first and last NOTIFY came; NOTIFYs of it seen, retransmitted ones.
+  time_point sent{};
+  time_point replied_at{};
+  time_point first_at{};
+  time_point last_at{};
+  uint64_t notified = 0;
+  uint64_t repeated = 0;
 };
 
 enum class phase : uint8_t { setup_register, setup_subscribe, measure, check, finished };
@@ -131,6 +143,8 @@ public:
   }
 
   ~sip_load() {
+    if (update_log_)
+      std::fclose(update_log_);
     for (auto& s : socks_)
       if (s.fd >= 0)
         ::close(s.fd);
@@ -151,6 +165,9 @@ private:
   std::string on_readable(uint32_t sock);
   void on_datagram(uint32_t sock, std::string_view data, const sockaddr_storage& from,
                    socklen_t from_len);
+  void answer(uint32_t sock, std::string bytes, const sockaddr_storage& to, socklen_t to_len);
+  void flush_answers(uint32_t sock);
+  void count_local_drops();
 
   // -- requests --------------------------------------------------------------------
   std::string via(uint32_t sock, uint64_t id) const;
@@ -197,6 +214,15 @@ private:
 
   const options& opt_;
   recorder& rec_;
+  // Answers to the NOTIFYs of one recvmmsg burst, sent with one sendmmsg.
+  bool batching_ = false;
+  std::vector<std::string> out_bytes_;
+  std::vector<sockaddr_storage> out_to_;
+  std::vector<socklen_t> out_len_;
+  // --gap: no update starts before this time.
+  time_point hold_until_{};
+  time_point measure_start_{};
+  std::FILE* update_log_ = nullptr;
   ack_log& acks_;
   const std::function<void()>& idle_;
   plan pl_;
@@ -206,6 +232,7 @@ private:
   socklen_t target_len_ = 0;
   std::string local_ip_ = "127.0.0.1";
   std::vector<local_socket> socks_;
+  uint64_t rcvbuf_min_ = 0;
 
   std::unordered_map<uint64_t, client_txn> txns_;
   uint64_t next_id_ = 1;
@@ -273,9 +300,25 @@ std::string sip_load::open_sockets() {
       return errno_text("socket");
     // Bursts of thousands of datagrams: big buffers keep the kernel from
     // dropping what the server sends while we are busy sending.
+    // SO_RCVBUFFORCE (root / CAP_NET_ADMIN) goes past net.core.rmem_max,
+    // which caps SO_RCVBUF: a 10k-watcher fan-out is ~10k datagrams of
+    // ~1 KB in a burst. The size obtained is reported (udp_rcvbuf_bytes:
+    // the kernel's value, twice the request, the smallest of our sockets).
+    int want = static_cast<int>(opt_.rcvbuf);
+    if (!tcp_ && setsockopt(s.fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+      setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    else if (tcp_)
+      setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
     int big = 8 << 20;
-    setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    if (!tcp_) {
+      int got = 0;
+      socklen_t got_len = sizeof got;
+      if (getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &got, &got_len) == 0) {
+        auto& c = rcvbuf_min_;
+        c = c == 0 ? static_cast<uint64_t>(got) : std::min<uint64_t>(c, static_cast<uint64_t>(got));
+      }
+    }
     if (tcp_) {
       // A blocking connect to loopback returns at once; then non-blocking.
       if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) != 0)
@@ -406,9 +449,12 @@ std::string sip_load::on_readable(uint32_t sock) {
       }
       return errno_text("recvmmsg");
     }
+    batching_ = true;
     for (int i = 0; i < n; ++i)
       on_datagram(sock, std::string_view{bufs.data() + i * 65536, msgs[i].msg_len}, froms[i],
                   msgs[i].msg_hdr.msg_namelen);
+    batching_ = false;
+    flush_answers(sock);
     if (static_cast<unsigned>(n) < batch)
       break;
   }
@@ -428,6 +474,83 @@ void sip_load::on_datagram(uint32_t sock, std::string_view data, const sockaddr_
     on_response(msg_);
   else
     on_notify(msg_, sock, from, from_len);
+}
+
+/// A response to a request of the server (a NOTIFY's 200): sent at once,
+/// or, inside a recvmmsg burst, with the burst's other answers in one
+/// sendmmsg (fewer system calls: the load generator shares the cores).
+void sip_load::answer(uint32_t sock, std::string bytes, const sockaddr_storage& to,
+                      socklen_t to_len) {
+  if (!batching_ || socks_[sock].tcp) {
+    send_on(sock, bytes, reinterpret_cast<const sockaddr*>(&to), to_len);
+    return;
+  }
+  out_bytes_.push_back(std::move(bytes));
+  out_to_.push_back(to);
+  out_len_.push_back(to_len);
+}
+
+void sip_load::flush_answers(uint32_t sock) {
+  size_t n = out_bytes_.size();
+  std::vector<mmsghdr> msgs(n);
+  std::vector<iovec> iovs(n);
+  for (size_t i = 0; i < n; ++i) {
+    iovs[i] = {out_bytes_[i].data(), out_bytes_[i].size()};
+    msgs[i] = {};
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &out_to_[i];
+    msgs[i].msg_hdr.msg_namelen = out_len_[i];
+  }
+  size_t done = 0;
+  while (done < n) {
+    int k = sendmmsg(socks_[sock].fd, msgs.data() + done, static_cast<unsigned>(n - done), 0);
+    if (k < 0) {
+      if (errno == EINTR)
+        continue;
+      // As in send_on: the server retransmits what we could not answer.
+      rec_.count("udp_send_failed", n - done);
+      break;
+    }
+    done += static_cast<size_t>(k);
+  }
+  out_bytes_.clear();
+  out_to_.clear();
+  out_len_.clear();
+}
+
+/// The kernel's per-socket count of datagrams dropped because the receive
+/// buffer was full (the last column of /proc/net/udp and udp6), summed over
+/// our UDP sockets: udp_drops_local. The host-wide counter (/proc/net/snmp
+/// Udp RcvbufErrors) also counts the server's drops.
+void sip_load::count_local_drops() {
+  if (tcp_)
+    return;
+  std::set<uint16_t> ports;
+  for (auto& s : socks_)
+    ports.insert(s.port);
+  uint64_t drops = 0;
+  for (auto* path : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in{path};
+    std::string line;
+    std::getline(in, line); // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address st tx_queue:rx_queue ... drops"
+      std::istringstream f{line};
+      std::string sl, local, last, w;
+      if (!(f >> sl >> local))
+        continue;
+      while (f >> w)
+        last = w;
+      auto colon = local.rfind(':');
+      if (colon == std::string::npos)
+        continue;
+      auto port = static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16));
+      if (ports.count(port))
+        drops += std::stoull(last);
+    }
+  }
+  rec_.count("udp_drops_local", drops);
 }
 
 // -- requests ----------------------------------------------------------------------
@@ -561,6 +684,7 @@ void sip_load::send_publish(uint32_t p, time_point due) {
   m += "Content-Type: application/pidf+xml\r\n";
   m += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   m += body;
+  pub.sent = clock_type::now();
   start_txn(id, txn_kind::publish, p, sock, due, std::move(m), pub.seq);
 }
 
@@ -661,6 +785,7 @@ void sip_load::txn_done(uint64_t, client_txn& t, int status, const core::sip_mes
       if (acks_.enabled())
         acks_.write("PUBLISH", aor(publisher_user(p)), pub.etag, msg->expires().value_or(0));
       pub.replied = true;
+      pub.replied_at = now;
       if (pub.remaining == 0)
         update_done(p, {});
       break;
@@ -688,13 +813,12 @@ void sip_load::on_notify(const core::sip_message& msg, uint32_t sock,
     return;
   // Answer first (every request we get is a NOTIFY in one of our dialogs;
   // anything else gets its 200 too rather than a retransmission storm).
-  auto answer = core::make_response(msg, 200, "OK").str();
-  send_on(sock, answer, reinterpret_cast<const sockaddr*>(&from), from_len);
+  answer(sock, core::make_response(msg, 200, "OK").str(), from, from_len);
   if (msg.method() != core::sip_method::notify)
     return;
   rec_.count("notify_received");
   if (ph_ == phase::measure)
-    rec_.count("notifications"); // the measured phase's NOTIFYs
+    rec_.count("notifications"); // the measured phase's NOTIFYs (retransmissions too)
   // Which dialog: "<prefix>-w<k>@rl" or "<prefix>-c<k>@rl".
   auto cid = msg.call_id();
   auto head = opt_.user_prefix + "-";
@@ -721,13 +845,26 @@ void sip_load::on_notify(const core::sip_message& msg, uint32_t sock,
   if (kind != 'w' || k >= watchers_.size())
     return;
   auto& w = watchers_[k];
+  auto p = static_cast<uint32_t>(k / opt_.watchers);
+  // CSeq grows with every NOTIFY of a dialog: one not above the last one
+  // received is a retransmission (the 200 was lost or late) or came out of
+  // order. Answered all the same (above), counted, otherwise ignored.
+  auto cseq = msg.cseq().number;
+  if (w.active && cseq <= w.last_cseq) {
+    rec_.count("notify_repeated");
+    if (ph_ == phase::measure)
+      rec_.count("notify_repeated_measured");
+    if (p < pubs_.size() && pubs_[p].busy)
+      ++pubs_[p].repeated;
+    return;
+  }
+  w.last_cseq = cseq;
   if (!w.active) {
     w.active = true;
     ++watchers_active_;
     if (ph_ == phase::setup_subscribe)
       setup_one(true);
   }
-  auto p = static_cast<uint32_t>(k / opt_.watchers);
   if (p >= pubs_.size())
     return;
   auto& pub = pubs_[p];
@@ -740,6 +877,10 @@ void sip_load::on_notify(const core::sip_message& msg, uint32_t sock,
       || body[pos + pub.note.size()] != '<')
     return;
   w.seen = pub.seq;
+  auto now = clock_type::now();
+  if (pub.notified++ == 0)
+    pub.first_at = now;
+  pub.last_at = now;
   if (pub.remaining > 0 && --pub.remaining == 0 && pub.replied)
     update_done(p, {});
 }
@@ -752,6 +893,24 @@ void sip_load::update_done(uint32_t p, const std::string& error) {
     rec_.success(pub.due, now);
   else
     rec_.failure(pub.due, now, error);
+  if (opt_.sc == scenario::presence && pub.remaining > 0)
+    rec_.count("notify_missing", pub.remaining); // never came before the deadline
+  if (update_log_) {
+    auto us = [&](time_point t) {
+      return t < pub.sent ? -1.0
+                          : std::chrono::duration<double, std::micro>(t - pub.sent).count();
+    };
+    std::fprintf(update_log_, "%u %" PRIu64 " %.6f %.1f %.1f %.1f %.1f %" PRIu64 " %u %" PRIu64
+                 " %s\n",
+                 p, pub.seq, std::chrono::duration<double>(pub.sent - measure_start_).count(),
+                 pub.replied ? us(pub.replied_at) : -1.0, pub.notified ? us(pub.first_at) : -1.0,
+                 pub.notified ? us(pub.last_at) : -1.0,
+                 std::chrono::duration<double, std::micro>(now - pub.sent).count(), pub.notified,
+                 opt_.watchers, pub.repeated, error.empty() ? "ok" : error.c_str());
+  }
+  if (opt_.gap > 0)
+    hold_until_ = now + std::chrono::duration_cast<clock_type::duration>(
+                          std::chrono::duration<double>(opt_.gap));
   pub.busy = false;
   --outstanding_;
   if (!pub.backlog.empty()) {
@@ -771,6 +930,8 @@ void sip_load::issue_update(uint32_t p, time_point due) {
   }
   pub.busy = true;
   pub.replied = false;
+  pub.notified = 0;
+  pub.repeated = 0;
   ++pub.seq;
   // Mixed measures PUBLISH -> 200 only; presence waits for every watcher.
   pub.remaining = opt_.sc == scenario::mixed ? 0 : opt_.watchers;
@@ -1059,6 +1220,7 @@ void sip_load::start_measure(time_point now) {
   pace_.emplace(rate, opt_.effective_concurrency(), pl_.measured, now, opt_.duration);
   rec_.set_phase("measure", pl_.measured == UINT64_MAX ? 0 : pl_.measured);
   rec_.begin(now);
+  measure_start_ = now;
 }
 
 void sip_load::issue_measured(uint64_t i, time_point due) {
@@ -1143,8 +1305,12 @@ void sip_load::pump(time_point now) {
     start_measure(now);
   }
   if (ph_ == phase::measure) {
-    while (auto due = pace_->next(now, outstanding_))
+    while (now >= hold_until_) {
+      auto due = pace_->next(now, outstanding_);
+      if (!due)
+        break;
       issue_measured(pace_->issued() - 1, *due);
+    }
     if (!pace_->exhausted(now) || outstanding_ > 0)
       return;
     rec_.end(now);
@@ -1179,6 +1345,15 @@ std::string sip_load::run() {
   }
   if (auto err = open_sockets(); !err.empty())
     return err;
+  if (!opt_.update_log.empty()) {
+    update_log_ = std::fopen(opt_.update_log.c_str(), "w");
+    if (!update_log_)
+      return errno_text("cannot write --update-log " + opt_.update_log);
+    // Times in µs after the PUBLISH left (-1: never); sent_s after the
+    // measured phase began; total_us = until the update was complete or failed.
+    std::fprintf(update_log_, "# publisher seq sent_s publish_2xx_us first_notify_us "
+                              "last_notify_us total_us notified watchers repeated status\n");
+  }
   if (opt_.sc == scenario::refresh || opt_.sc == scenario::unregister
       || opt_.sc == scenario::mixed)
     cseq_.assign(pl_.setup_bindings, 0);
@@ -1201,6 +1376,8 @@ std::string sip_load::run() {
     if (pace_)
       if (auto due = pace_->next_due())
         wake = std::min(wake, *due);
+    if (hold_until_ > now)
+      wake = std::min(wake, hold_until_);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
     // Round up, so we do not spin for the last fraction of a millisecond.
     if (wake > now && ms == 0)
@@ -1227,6 +1404,9 @@ std::string sip_load::run() {
     return fatal_;
   if (setup_errors_)
     rec_.count("setup_errors", setup_errors_);
+  if (rcvbuf_min_)
+    rec_.count("udp_rcvbuf_bytes", rcvbuf_min_);
+  count_local_drops();
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -132,7 +133,65 @@ std::optional<proc_sample> sample_process(int pid) {
         break;
       }
   }
+  {
+    // schedstat's first field: ns on CPU, per thread.
+    std::error_code ec;
+    unsigned long long ns = 0;
+    bool any = false;
+    for (auto& e : std::filesystem::directory_iterator{
+           "/proc/" + std::to_string(pid) + "/task", ec}) {
+      std::ifstream in{e.path() / "schedstat"};
+      unsigned long long v = 0;
+      if (in >> v) {
+        ns += v;
+        any = true;
+      }
+    }
+    if (any)
+      out.sched_seconds = static_cast<double>(ns) / 1e9;
+  }
   return out;
+}
+
+std::optional<proc_sample> sample_group(int pgid) {
+  if (pgid <= 0)
+    return std::nullopt;
+  std::optional<proc_sample> sum;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator{"/proc", ec}) {
+    auto name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream in{e.path() / "stat"};
+    std::string text;
+    if (!std::getline(in, text))
+      continue;
+    auto close = text.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    // After ')': field 3 state, 4 ppid, 5 pgrp.
+    std::istringstream fields{text.substr(close + 2)};
+    std::string state, ppid;
+    long pgrp = 0;
+    if (!(fields >> state >> ppid >> pgrp) || pgrp != pgid)
+      continue;
+    auto s = sample_process(std::stoi(name));
+    if (!s)
+      continue;
+    if (!sum) {
+      sum = *s;
+      continue;
+    }
+    sum->cpu_seconds += s->cpu_seconds;
+    sum->rss_bytes += s->rss_bytes;
+    if (s->sched_seconds >= 0)
+      sum->sched_seconds = std::max(sum->sched_seconds, 0.0) + s->sched_seconds;
+  }
+  return sum;
+}
+
+std::optional<proc_sample> recorder::sample_target() const {
+  return target_pgid_ > 0 ? sample_group(target_pgid_) : sample_process(target_pid_);
 }
 
 // -- recorder -------------------------------------------------------------------
@@ -141,7 +200,7 @@ void recorder::begin(time_point now) {
   start_ = now;
   stop_ = now;
   measuring_ = true;
-  before_ = sample_process(target_pid_);
+  before_ = sample_target();
   sample_rss();
 }
 
@@ -150,7 +209,7 @@ void recorder::end(time_point now) {
     return;
   ended_ = true;
   stop_ = now;
-  after_ = sample_process(target_pid_);
+  after_ = sample_target();
   sample_rss();
 }
 
@@ -200,7 +259,7 @@ std::pair<std::string, uint64_t> recorder::phase() const {
 }
 
 void recorder::sample_rss() {
-  if (auto s = sample_process(target_pid_)) {
+  if (auto s = sample_target()) {
     auto cur = peak_rss_.load();
     while (s->rss_bytes > cur && !peak_rss_.compare_exchange_weak(cur, s->rss_bytes)) {
     }
@@ -218,6 +277,7 @@ struct figures {
   double rate = 0;
   std::optional<double> cpu_seconds;
   std::optional<double> cpu_us_per_op;
+  std::optional<double> sched_seconds; ///< the same from schedstat (ns)
   std::optional<uint64_t> rss_end;
 };
 
@@ -235,6 +295,8 @@ figures compute(const recorder& rec) {
     f.cpu_seconds = a->cpu_seconds - b->cpu_seconds;
     if (f.ops > 0)
       f.cpu_us_per_op = *f.cpu_seconds * 1e6 / static_cast<double>(f.ops);
+    if (a->sched_seconds >= 0 && b->sched_seconds >= 0)
+      f.sched_seconds = a->sched_seconds - b->sched_seconds;
     f.rss_end = a->rss_bytes;
   }
   return f;
@@ -277,9 +339,17 @@ void print_table(const run_info& info, const recorder& rec, std::FILE* out) {
     std::fprintf(out, "    %-20s %s\n", name, fmt_ns(h.quantile(q)).c_str());
   std::fprintf(out, "    %-20s %s\n", "max", fmt_ns(h.max()).c_str());
   if (f.cpu_seconds) {
-    std::fprintf(out, "  %-22s pid %d: %.3f s CPU, %.2f us CPU per operation\n",
-                 "target CPU", rec.target_pid(), *f.cpu_seconds,
-                 f.cpu_us_per_op ? *f.cpu_us_per_op : 0.0);
+    if (rec.target_pgid() > 0)
+      std::fprintf(out, "  %-22s process group %d: %.3f s CPU, %.2f us CPU per operation",
+                   "target CPU", rec.target_pgid(), *f.cpu_seconds,
+                   f.cpu_us_per_op ? *f.cpu_us_per_op : 0.0);
+    else
+      std::fprintf(out, "  %-22s pid %d: %.3f s CPU, %.2f us CPU per operation",
+                   "target CPU", rec.target_pid(), *f.cpu_seconds,
+                   f.cpu_us_per_op ? *f.cpu_us_per_op : 0.0);
+    if (f.sched_seconds)
+      std::fprintf(out, " (schedstat: %.3f s)", *f.sched_seconds);
+    std::fprintf(out, "\n");
     std::fprintf(out, "  %-22s %.1f MiB at end, %.1f MiB peak\n", "target RSS",
                  static_cast<double>(*f.rss_end) / 1048576.0,
                  static_cast<double>(rec.peak_rss()) / 1048576.0);
@@ -289,6 +359,8 @@ void print_table(const run_info& info, const recorder& rec, std::FILE* out) {
     std::fprintf(out, "  %-22s %.0f /s", "notification rate", n / f.seconds);
     if (f.cpu_seconds && n > 0)
       std::fprintf(out, ", %.2f us target CPU per notification", *f.cpu_seconds * 1e6 / n);
+    if (f.sched_seconds && n > 0)
+      std::fprintf(out, " (schedstat: %.2f us)", *f.sched_seconds * 1e6 / n);
     std::fprintf(out, "\n");
   }
   for (auto& [name, n] : rec.extras())
@@ -325,7 +397,11 @@ std::string write_json(const run_info& info, const recorder& rec, const std::str
   j["latency"] = lat;
   if (f.cpu_seconds) {
     j["target_pid"] = rec.target_pid();
+    if (rec.target_pgid() > 0)
+      j["target_pgid"] = rec.target_pgid();
     j["target_cpu_seconds"] = *f.cpu_seconds;
+    if (f.sched_seconds)
+      j["target_cpu_sched_seconds"] = *f.sched_seconds;
     j["target_cpu_us_per_op"] = f.cpu_us_per_op ? *f.cpu_us_per_op : 0.0;
     j["target_rss_bytes"] = *f.rss_end;
     j["target_peak_rss_bytes"] = rec.peak_rss();
@@ -335,6 +411,9 @@ std::string write_json(const run_info& info, const recorder& rec, const std::str
     j["notifications_per_s"] = static_cast<double>(i->second) / f.seconds;
     if (f.cpu_seconds && i->second > 0)
       j["target_cpu_us_per_notification"] = *f.cpu_seconds * 1e6 / static_cast<double>(i->second);
+    if (f.sched_seconds && i->second > 0)
+      j["target_sched_us_per_notification"] =
+        *f.sched_seconds * 1e6 / static_cast<double>(i->second);
   }
   json tl = json::array();
   for (auto& s : rec.timeline())

@@ -59,10 +59,17 @@ private:
 struct proc_sample {
   double cpu_seconds = 0; ///< utime + stime
   uint64_t rss_bytes = 0;
+  /// Time on CPU from schedstat (ns precision), summed over every thread;
+  /// negative when unavailable.
+  double sched_seconds = -1;
 };
 
 /// Reads /proc/<pid>; nullopt when the process is gone or unreadable.
 std::optional<proc_sample> sample_process(int pid);
+/// The sum of sample_process over every process whose process group is
+/// `pgid` (a server that forks its workers, e.g. Kamailio started with
+/// setsid); nullopt when there is none.
+std::optional<proc_sample> sample_group(int pgid);
 
 /// One second of the measured phase.
 struct second_stats {
@@ -77,6 +84,9 @@ class recorder {
 public:
   /// `target_pid` <= 0: no CPU/RSS figures.
   explicit recorder(int target_pid) : target_pid_(target_pid) {}
+  /// CPU/RSS of a whole process group instead of one process (`pgid` > 0).
+  void set_target_group(int pgid) noexcept { target_pgid_ = pgid; }
+  int target_pgid() const noexcept { return target_pgid_; }
 
   /// Starts the measured phase (samples the target's CPU).
   void begin(time_point now);
@@ -116,8 +126,10 @@ public:
 
 private:
   second_stats& slot(time_point now);
+  std::optional<proc_sample> sample_target() const;
 
   int target_pid_;
+  int target_pgid_ = 0;
   bool measuring_ = false;
   bool ended_ = false;
   time_point start_{};
