@@ -53,6 +53,8 @@ struct target {
 struct cluster_state {
   static const char* name;
   cluster_settings settings;
+  /// This node's engine, offered to the others in every hello.
+  route_member engine;
   caf::actor connector;
   /// Set by the start.
   std::optional<core::membership> view;
@@ -90,6 +92,34 @@ cluster_view make_view(const core::membership& view) {
   return {view.self().id, view.epoch(), view.members()};
 }
 
+/// The handles of the live members we hold (this node's first).
+std::vector<node_handles> live_handles(node_ptr self) {
+  auto& st = self->state;
+  std::vector<node_handles> result;
+  result.push_back(node_handles{caf::actor_cast<caf::actor>(self), st.engine});
+  for (auto& m : st.view->members()) {
+    if (m.id == st.view->self().id)
+      continue;
+    auto p = st.peers.find(m.id);
+    if (p != st.peers.end() && p->second.member.incarnation == m.incarnation
+        && p->second.handles.node)
+      result.push_back(p->second.handles);
+  }
+  return result;
+}
+
+/// Tells the subscribers (no log line).
+void tell_subscribers(node_ptr self, membership_change change,
+                      const core::cluster_member& subject) {
+  auto& st = self->state;
+  if (st.subscribers.empty())
+    return;
+  auto msg = caf::make_message(
+    membership_changed{change, subject, make_view(*st.view), live_handles(self)});
+  for (auto& kvp : st.subscribers)
+    self->send(kvp.second, msg);
+}
+
 /// Logs a change of the view and tells the subscribers.
 void publish(node_ptr self, membership_change change,
              const core::cluster_member& subject, const std::string& why = {}) {
@@ -102,17 +132,12 @@ void publish(node_ptr self, membership_change change,
     spdlog::warn("{}", line);
   else
     spdlog::info("{}", line);
-  if (st.subscribers.empty())
-    return;
-  auto msg
-      = caf::make_message(membership_changed{change, subject, make_view(view)});
-  for (auto& kvp : st.subscribers)
-    self->send(kvp.second, msg);
+  tell_subscribers(self, change, subject);
 }
 
 cluster_hello make_hello(node_ptr self, bool reply) {
   auto& view = *self->state.view;
-  return {view.self(), node_handles{caf::actor_cast<caf::actor>(self)},
+  return {view.self(), node_handles{caf::actor_cast<caf::actor>(self), self->state.engine},
           view.members(), reply};
 }
 
@@ -247,7 +272,8 @@ void on_hello(node_ptr self, cluster_hello& h) {
     return;
   }
   auto& p = st.peers[h.from.id];
-  if (p.member.incarnation != h.from.incarnation || !p.handles.node)
+  bool bound = p.member.incarnation != h.from.incarnation || !p.handles.node;
+  if (bound)
     p = peer{h.from, h.handles};
   if (st.watched.emplace(h.handles.node.address(), h.from).second)
     self->monitor(h.handles.node);
@@ -256,6 +282,8 @@ void on_hello(node_ptr self, cluster_hello& h) {
             res == core::join_result::added ? membership_change::joined
                                             : membership_change::restarted,
             h.from, was_down ? " (back after it was lost)" : "");
+  else if (bound)
+    tell_subscribers(self, membership_change::snapshot, h.from); // its handles
   auto merged = merge_and_connect(self, h.members);
   if (core::changed(res) || merged)
     push_gossip(self, h.from.id);
@@ -381,7 +409,7 @@ void on_subscribe(node_ptr self, cluster_subscribe& s) {
     self->monitor(s.subscriber);
   self->send(s.subscriber,
              membership_changed{membership_change::snapshot, st.view->self(),
-                                make_view(*st.view)});
+                                make_view(*st.view), live_handles(self)});
 }
 
 caf::behavior running(node_ptr self) {
@@ -422,9 +450,10 @@ void start(node_ptr self, uint16_t port) {
       connect_to(self, a, true);
 }
 
-caf::behavior cluster_node(node_ptr self, cluster_settings s,
+caf::behavior cluster_node(node_ptr self, cluster_settings s, route_member engine,
                            caf::actor connector, bool wait_for_start) {
   self->state.settings = std::move(s);
+  self->state.engine = std::move(engine);
   self->state.connector = std::move(connector);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
   if (!wait_for_start) {
@@ -458,17 +487,19 @@ void pick_incarnation(cluster_settings& s) {
 } // namespace
 
 caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_settings s,
-                              caf::actor connector) {
+                              caf::actor connector, route_member engine) {
   pick_incarnation(s);
-  return sys.spawn(cluster_node, std::move(s), std::move(connector), false);
+  return sys.spawn(cluster_node, std::move(s), std::move(engine), std::move(connector),
+                   false);
 }
 
 caf::expected<started_cluster_node> start_cluster_node(caf::actor_system& sys,
-                                                       cluster_settings s) {
+                                                       cluster_settings s,
+                                                       route_member engine) {
   pick_incarnation(s);
   auto& mm = sys.middleman();
   auto connector = caf::actor_cast<caf::actor>(mm.actor_handle());
-  auto node = sys.spawn(cluster_node, s, connector, true);
+  auto node = sys.spawn(cluster_node, s, std::move(engine), connector, true);
   auto port = mm.publish(node, s.listen.port, s.listen.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(node, caf::exit_reason::user_shutdown);

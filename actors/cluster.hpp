@@ -34,6 +34,7 @@
 // answers (connect_atom, host, port) with local node actors.
 
 #include "actors/cluster_settings.hpp"
+#include "messages/route_messages.hpp"
 #include "core/membership.hpp"
 
 #include <caf/actor.hpp>
@@ -55,8 +56,13 @@ namespace regcore::actors {
 /// The node answers caf::get_atom with a cluster_view, takes
 /// cluster_subscribe / cluster_unsubscribe, and on caf::leave_atom tells
 /// every member it leaves (cluster_leave), answers caf::ok_atom and exits.
+///
+/// `engine` (this node's engine as route_member, engine::route_entry) goes
+/// to the other members in every hello; subscribers get every live
+/// member's with each membership_changed (cluster_router turns them into
+/// the engine's routes).
 caf::actor spawn_cluster_node(caf::actor_system& sys, cluster_settings s,
-                              caf::actor connector);
+                              caf::actor connector, route_member engine = {});
 
 /// A node started by start_cluster_node().
 struct started_cluster_node {
@@ -71,7 +77,8 @@ struct started_cluster_node {
 /// caf::io::middleman. Fails (and stops the node) when the address cannot
 /// be bound.
 caf::expected<started_cluster_node> start_cluster_node(caf::actor_system& sys,
-                                                       cluster_settings s);
+                                                       cluster_settings s,
+                                                       route_member engine = {});
 
 /// Blocking (call it from main(), not from an actor): asks `node` to leave
 /// the cluster gracefully and waits up to `timeout` for the members to

@@ -19,6 +19,7 @@
 
 #include "core/membership.hpp"
 #include "messages/inspect_macro.hpp"
+#include "messages/route_messages.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
@@ -45,8 +46,11 @@ namespace regcore {
 struct node_handles {
   /// The node's cluster node actor (actors/cluster.hpp).
   caf::actor node;
+  /// The node's engine as the cluster routes to it (empty shards: a node
+  /// without an engine, e.g. in the membership tests).
+  route_member engine;
 };
-REGCORE_INSPECT(node_handles, x.node)
+REGCORE_INSPECT(node_handles, x.node, x.engine)
 
 /// A node introduces itself: who it is (id, address, incarnation), its
 /// handles, and the members it knows (gossip). The receiver takes `from` as
@@ -124,7 +128,11 @@ struct membership_changed {
   /// the local node).
   core::cluster_member subject;
   cluster_view view;
+  /// The handles of the live members this node holds (its own included):
+  /// a member learned by gossip is here once its own hello bound it, which
+  /// sends a snapshot when the view itself did not change.
+  std::vector<node_handles> handles;
 };
-REGCORE_INSPECT(membership_changed, x.change, x.subject, x.view)
+REGCORE_INSPECT(membership_changed, x.change, x.subject, x.view, x.handles)
 
 } // namespace regcore

@@ -247,7 +247,7 @@ CAF_TEST(a restarted node comes back with its new incarnation) {
   CAF_CHECK_EQUAL(got[1], "joined node-3#301");
   // A late hello of the old life changes nothing.
   self->send(nodes[1], cluster_hello{member(3, 300),
-                                     node_handles{nodes[2]},
+                                     node_handles{nodes[2], {}},
                                      {member(3, 300)},
                                      true});
   sched.run();
@@ -399,7 +399,7 @@ CAF_TEST(a hello claiming the id of this node is refused) {
   sched.run();
   auto impostor = sys.spawn(watcher);
   self->send(nodes[1],
-             cluster_hello{member(1, 999), node_handles{impostor}, {}, true});
+             cluster_hello{member(1, 999), node_handles{impostor, {}}, {}, true});
   sched.run();
   CAF_CHECK_EQUAL(lives(1), "node-1#100");
   CAF_CHECK_EQUAL(view_of(1).epoch, 1u);

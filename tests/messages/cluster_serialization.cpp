@@ -77,12 +77,13 @@ CAF_TEST(a member keeps id address and incarnation) {
 CAF_TEST(a hello carries the node handle and the member list) {
   auto node = sys.spawn(idle);
   cluster_hello h{member(1, 100),
-                  node_handles{node},
+                  node_handles{node, route_member{"node-1", {}, {}, {}}},
                   {member(1, 100), member(2, 200), member(3, 300)},
                   true};
   auto back = through_message(h);
   CAF_CHECK(back.from == member(1, 100));
   CAF_CHECK(back.handles.node == node);
+  CAF_CHECK_EQUAL(back.handles.engine.node_id, "node-1");
   CAF_REQUIRE_EQUAL(back.members.size(), 3u);
   CAF_CHECK(back.members[2] == member(3, 300));
   CAF_CHECK(back.reply);
@@ -112,7 +113,7 @@ CAF_TEST(membership changes keep the kind the subject and the view) {
                     membership_change::restarted, membership_change::left,
                     membership_change::lost}) {
     membership_changed x{kind, member(3, 300),
-                         cluster_view{"node-1", 7, {member(1, 100)}}};
+                         cluster_view{"node-1", 7, {member(1, 100)}}, {}};
     auto back = through_message(x);
     CAF_CHECK(back.change == kind);
     CAF_CHECK(back.subject == member(3, 300));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/cluster.hpp"
+#include "actors/cluster_router.hpp"
 #include "actors/daemon_config.hpp"
 #include "actors/engine.hpp"
 #include "actors/journal.hpp"
@@ -241,7 +242,8 @@ int main(int argc, char** argv) {
       spdlog::info("{}", actors::summary(cfg));
       caf::actor cluster_node;
       if (actors::cluster_enabled(cfg)) {
-        auto node = actors::start_cluster_node(sys, actors::cluster_settings_of(cfg));
+        auto cs = actors::cluster_settings_of(cfg);
+        auto node = actors::start_cluster_node(sys, cs, eng.route_entry(cs.node_id));
         if (!node) {
           std::cerr << "registrard: " << sys.render(node.error()) << "\n";
           server->stop();
@@ -249,6 +251,9 @@ int main(int argc, char** argv) {
           return 1;
         }
         cluster_node = node->node;
+        // Every member's engine, as the membership learns them, becomes
+        // the engine's routes and the edge's list of buses.
+        actors::spawn_cluster_router(sys, eng, cs.node_id, cluster_node, server->edge());
         std::cout << "registrard: cluster listening on "
                   << core::address_of(node->self) << " as " << node->self.id
                   << std::endl;

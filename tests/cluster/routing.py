@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Three registrard nodes as one registrar (issue 8): requests through any
+node reach the user's owner.
+
+    routing.py REGISTRARD
+
+Starts node-1 (--cluster-listen 127.0.0.1:0), then node-2 and node-3
+joining it, each with its own SIP port, memory only; waits until each logs
+that it routes over the 3 members. Then, over SIP/UDP:
+  - 30 users REGISTER, user i through node i % 3; each binding is found by a
+    REGISTER query (no Contact) through another node, and the users are
+    spread over all three owners (rendezvous hashing, computed here as the
+    server does);
+  - a watcher SUBSCRIBEs through node 1 to a presentity owned by node 3,
+    which PUBLISHes through node 2: the watcher gets the NOTIFY carrying it
+    (from node 1, which terminates its dialog).
+Bounded: each wait has a deadline; every process is stopped at the end.
+"""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+NODES = ["node-1", "node-2", "node-3"]
+MASK = (1 << 64) - 1
+
+
+def fnv1a(s):
+    h = 14695981039346656037
+    for b in s.encode():
+        h = ((h ^ b) * 1099511628211) & MASK
+    return h
+
+
+def mix(x):
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & MASK
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & MASK
+    x ^= x >> 31
+    return x
+
+
+def owner(aor):
+    """core::owner_of: the highest rendezvous weight, ties to the smaller id."""
+    best = None
+    for m in NODES:
+        w = mix(fnv1a(aor) ^ mix((fnv1a(m) + 0x9e3779b97f4a7c15) & MASK))
+        if best is None or w > best[0] or (w == best[0] and m < best[1]):
+            best = (w, m)
+    return NODES.index(best[1])
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def header(msg, name):
+    m = re.search(r"^" + name + r":\s*(.*?)\r$", msg, re.M | re.I)
+    return m.group(1) if m else None
+
+
+class Node:
+    def __init__(self, binary, name, work, join=None):
+        self.name = name
+        self.log = os.path.join(work, name + ".log")
+        args = [binary, "--listen", "udp:127.0.0.1:0", "--durability", "off",
+                "--data-dir", os.path.join(work, name), "--log-level", "info",
+                "--node-id", name, "--cluster-listen", "127.0.0.1:0"]
+        if join:
+            args += ["--join", join]
+        self.proc = subprocess.Popen(args, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        self.sip_port = int(self.wait_for(r"registrard: listening on udp:127\.0\.0\.1:(\d+)"))
+        # (spdlog's line: stdout's may be cut by another thread's log line)
+        self.cluster = self.wait_for(r"cluster: node %s up at (\S+)" % name)
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def wait_for(self, pattern, seconds=10):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            m = re.search(pattern, self.text())
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        fail("%s: no '%s' in its log:\n%s" % (self.name, pattern, self.text()[-2000:]))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Ua:
+    """One UDP socket talking SIP to the nodes; answers NOTIFYs with 200."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.n = 0
+        self.notifies = []
+
+    def request(self, port, text, seconds=5):
+        """Sends a request (Via/branch filled in), returns the final response."""
+        self.n += 1
+        branch = "z9hG4bK-%s-%d-%d" % (self.name, os.getpid(), self.n)
+        text = text.replace("VIA", "SIP/2.0/UDP 127.0.0.1:%d;branch=%s" % (self.port, branch))
+        self.sock.sendto(text.replace("\n", "\r\n").encode(), ("127.0.0.1", port))
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            msg = self.receive(deadline - time.time())
+            if msg and msg.startswith("SIP/2.0 ") and branch in (header(msg, "Via") or ""):
+                if int(msg.split()[1]) >= 200:
+                    return msg
+        fail("%s: no answer from port %d to:\n%s" % (self.name, port, text))
+
+    def receive(self, seconds):
+        ready, _, _ = select.select([self.sock], [], [], max(seconds, 0))
+        if not ready:
+            return None
+        data, addr = self.sock.recvfrom(65535)
+        msg = data.decode(errors="replace")
+        if msg.startswith("NOTIFY "):
+            resp = "SIP/2.0 200 OK\r\n"
+            for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+                for v in re.findall(r"^" + name + r":\s*(.*?)\r$", msg, re.M | re.I):
+                    resp += "%s: %s\r\n" % (name, v)
+            self.sock.sendto((resp + "Content-Length: 0\r\n\r\n").encode(), addr)
+            self.notifies.append((addr, msg))
+        return msg
+
+
+def register(ua, port, aor, contact, cseq):
+    return ua.request(port, (
+        "REGISTER sip:localhost SIP/2.0\nVia: VIA\nMax-Forwards: 70\n"
+        "From: <%s>;tag=r%d\nTo: <%s>\nCall-ID: reg-%x@test\nCSeq: %d REGISTER\n"
+        "%sExpires: 600\nContent-Length: 0\n\n") % (
+            aor, cseq, aor, fnv1a(aor), cseq, "Contact: <%s>\n" % contact if contact else ""))
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: routing.py REGISTRARD", file=sys.stderr)
+        sys.exit(2)
+    binary = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory(prefix="cluster_routing.") as work:
+        nodes = []
+        try:
+            nodes.append(Node(binary, NODES[0], work))
+            for name in NODES[1:]:
+                nodes.append(Node(binary, name, work, join=nodes[0].cluster))
+            for n in nodes:
+                n.wait_for(r"(cluster: routing users over 3 members)")
+            print("3 nodes joined; each routes over 3 members", flush=True)
+            ua = Ua("ua")
+            users = ["sip:user%d@localhost" % i for i in range(30)]
+            for i, aor in enumerate(users):
+                r = register(ua, nodes[i % 3].sip_port, aor, "sip:u%d@127.0.0.1:%d" % (i, 7000 + i), 1)
+                if not r.startswith("SIP/2.0 200"):
+                    fail("REGISTER %s through %s: %s" % (aor, NODES[i % 3], r.splitlines()[0]))
+            for i, aor in enumerate(users):
+                via = (i + 1) % 3
+                r = register(ua, nodes[via].sip_port, aor, None, 2)
+                if not r.startswith("SIP/2.0 200") or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r:
+                    fail("query of %s through %s: %s" % (aor, NODES[via], r))
+            spread = [sum(1 for a in users if owner(a) == k) for k in range(3)]
+            if min(spread) == 0:
+                fail("users not spread over the nodes: %s" % spread)
+            print("30 registrations through all nodes found through others; owners %s" % spread,
+                  flush=True)
+            # A presentity owned by node 3, watched through node 1, publishing via node 2.
+            alice = next("sip:alice%d@localhost" % k for k in range(1000)
+                         if owner("sip:alice%d@localhost" % k) == 2)
+            watcher = Ua("watcher")
+            r = watcher.request(nodes[0].sip_port, (
+                "SUBSCRIBE %s SIP/2.0\nVia: VIA\nMax-Forwards: 70\n"
+                "From: <sip:bob@localhost>;tag=b1\nTo: <%s>\nCall-ID: cluster-sub@test\n"
+                "CSeq: 1 SUBSCRIBE\nContact: <sip:bob@127.0.0.1:%d>\nEvent: presence\n"
+                "Accept: application/pidf+xml\nExpires: 600\nContent-Length: 0\n\n")
+                % (alice, alice, watcher.port))
+            if not r.startswith("SIP/2.0 200"):
+                fail("SUBSCRIBE through node-1: %s" % r.splitlines()[0])
+            deadline = time.time() + 5
+            while not watcher.notifies and time.time() < deadline:
+                watcher.receive(0.1)
+            if not watcher.notifies:
+                fail("no first NOTIFY")
+            body = ('<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" '
+                    'entity="%s"><tuple id="t1"><status><basic>open</basic></status></tuple>'
+                    '<note>hello from node 3</note></presence>' % alice)
+            pub = Ua("pub")
+            r = pub.request(nodes[1].sip_port, (
+                "PUBLISH %s SIP/2.0\nVia: VIA\nMax-Forwards: 70\nFrom: <%s>;tag=p1\n"
+                "To: <%s>\nCall-ID: cluster-pub@test\nCSeq: 1 PUBLISH\nEvent: presence\n"
+                "Expires: 600\nContent-Type: application/pidf+xml\nContent-Length: %d\n\n")
+                % (alice, alice, alice, len(body)) + body)
+            if not r.startswith("SIP/2.0 200"):
+                fail("PUBLISH through node-2: %s" % r.splitlines()[0])
+            deadline = time.time() + 5
+            got = None
+            while time.time() < deadline and not got:
+                watcher.receive(0.1)
+                got = next((n for n in watcher.notifies if "hello from node 3" in n[1]), None)
+            if not got:
+                fail("the watcher got no NOTIFY with the published note (%d NOTIFYs)"
+                     % len(watcher.notifies))
+            if got[0][1] != nodes[0].sip_port:
+                fail("the NOTIFY came from port %d, not node-1's %d" % (got[0][1], nodes[0].sip_port))
+            print("PASS: a watcher on node-1 got the NOTIFY of %s (owned by node-3), "
+                  "published through node-2" % alice, flush=True)
+        except SystemExit:
+            for n in nodes:
+                print("---- %s (last 8 lines)" % n.name)
+                print("".join(n.text().splitlines(True)[-8:]), end="")
+            raise
+        finally:
+            for n in nodes:
+                n.stop()
+
+
+if __name__ == "__main__":
+    main()
