@@ -51,6 +51,7 @@ void on_change(caf::stateful_actor<router_state>* self, const membership_changed
   spdlog::info("cluster: routing users over {} members: {} (epoch {})", ids.size(), names,
                routes.epoch);
   st.routed = std::move(ids);
+  st.eng.take_over(); // a lost owner's users, from their copies here
   if (st.edge)
     self->send(st.edge, std::move(routes));
 }

@@ -53,8 +53,8 @@ struct cluster_settings {
   /// Nodes to join through; each is retried every retry_interval until it
   /// answers, and again whenever it is lost (so a restarted seed is found).
   std::vector<cluster_address> seeds;
-  /// Copies of each AOR (owner + replicas): stored for the routing and
-  /// replication phases; unused by membership.
+  /// Copies of each AOR (owner + replicas): the engine's replication
+  /// (engine_config::replication); unused by membership.
   uint32_t replication = 2;
   /// The middleman's heartbeat interval (middleman.heartbeat-interval): how
   /// often an idle connection carries a heartbeat.

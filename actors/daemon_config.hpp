@@ -148,8 +148,9 @@ struct cluster_config {
   /// Nodes to join through ("HOST:PORT", HOST may be a name); empty for the
   /// first node. Any one live member is enough.
   std::vector<std::string> join;
-  /// Copies of each AOR, owner included (stored for the routing and
-  /// replication phases).
+  /// Copies of each user, owner included (1: none). Every change goes to
+  /// the replicas; the replica of a lost owner takes its users over. A 2xx
+  /// waits for the replicas unless persistence.durability is async.
   uint32_t replication = 2;
   /// The middleman's heartbeat interval in ms; a connection silent for 4
   /// intervals is closed and the node behind it counts as lost.

@@ -7,6 +7,7 @@
 #include "actors/event_bus.hpp"
 #include "actors/expiry_supervisor.hpp"
 #include "actors/journal.hpp"
+#include "actors/replication.hpp"
 #include "actors/roster.hpp"
 #include "actors/store.hpp"
 #include "actors/subscription_supervisor.hpp"
@@ -313,6 +314,7 @@ void stop_all(const engine& e) {
     stop(e.refs->bus);
     stop(e.refs->expiry);
     stop(e.refs->store);
+    stop(e.refs->replica);
   }
 }
 
@@ -443,6 +445,11 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
   // can reach them (nothing has their handles yet).
   if (j)
     refs->store = spawn_store(sys, std::move(j), refs->cfg->store_thread);
+  if (refs->cfg->replication > 1) {
+    // The replicator stands where the store stood (it passes the rows on).
+    refs->replica = spawn_replica(sys, shared);
+    refs->store = spawn_replicator(sys, shared, refs->store);
+  }
   for (uint32_t i = 0; i < shards; ++i)
     refs->shards.push_back(spawn_directory_shard(sys, shared));
   // Restored users go to their shards as the first message each gets
@@ -469,7 +476,12 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
 // -- cluster routes -----------------------------------------------------------------
 
 route_member engine::route_entry(const std::string& node_id) const {
-  return route_member{node_id, refs->shards, subscriptions, refs->bus};
+  return route_member{node_id, refs->shards, subscriptions, refs->bus, refs->replica};
+}
+
+void engine::take_over() const {
+  if (refs && refs->replica)
+    caf::anon_send(refs->replica, take_over_atom::value);
 }
 
 bool engine::set_routes(const cluster_routes& routes, const std::string& self_id) const {

@@ -57,6 +57,11 @@ struct engine {
   /// no shards or a node id repeats. Thread-safe; the users do not move
   /// (hand-over is the caller's job).
   bool set_routes(const cluster_routes& routes, const std::string& self_id) const;
+
+  /// After set_routes, with replication: the users this node holds copies
+  /// of and now owns (their owner was lost) are restored into its shards
+  /// and replicated anew (actors/replication.hpp). Asynchronous.
+  void take_over() const;
 };
 
 /// Spawns the engine: event bus, expiry supervisor, roster, directory

@@ -49,6 +49,14 @@ struct engine_config {
   /// Tests under CAF's test coordinator turn it off (a detached actor is
   /// not driven by the coordinator).
   bool store_thread = true;
+  /// Cluster: copies of every user (owner + replicas, core::replica_set);
+  /// 1 = none. With more, every change of a user also goes to its replica
+  /// nodes' replica actors, and the replica of a lost owner takes its users
+  /// over (docs/ARCHITECTURE.md, "Cluster").
+  uint32_t replication = 1;
+  /// With replication: a reply waits until the replicas confirmed the
+  /// change (true) or not (false: a documented loss window).
+  bool replication_sync = true;
 };
 
 } // namespace regcore::actors

@@ -63,13 +63,20 @@ struct engine_refs {
   /// The journal's writer; invalid when persistence is off.
   store_actor store;
 
-  /// True when changes go to the journal.
+  /// This node's replica actor (cluster replication), or null.
+  caf::actor replica;
+
+  /// True when changes are written (journal rows to the store: the journal,
+  /// and/or the cluster's replicas).
   bool persistent() const noexcept {
-    return cfg->persistence != durability::off && store;
+    return store && (cfg->persistence != durability::off || cfg->replication > 1);
   }
-  /// True when a reply waits for its change to be committed.
+  /// True when a reply waits for its change to be committed (and
+  /// replicated).
   bool sync() const noexcept {
-    return cfg->persistence == durability::sync && store;
+    return store
+           && (cfg->persistence == durability::sync
+               || (cfg->replication > 1 && cfg->replication_sync));
   }
 
   /// A user_effects for one operation, with the current interest mask.

@@ -24,6 +24,16 @@ struct route_member {
   std::vector<directory_shard_actor> shards;
   subscription_supervisor_actor subscriptions;
   event_bus_actor bus;
+  /// Keeps the copies of the users this node replicates (null without
+  /// replication).
+  caf::actor replica;
+};
+
+/// An owner -> its users' replica node: the journal rows of their changes
+/// (the user_record bytes, keyed by AOR; an empty value erases). Answered
+/// with ok once applied.
+struct replica_batch {
+  std::vector<journal_entry> entries;
 };
 
 /// The live members (any order; every node computes the same owners) and
@@ -33,7 +43,8 @@ struct cluster_routes {
   std::vector<route_member> members;
 };
 
-REGCORE_INSPECT(route_member, x.node_id, x.shards, x.subscriptions, x.bus)
+REGCORE_INSPECT(route_member, x.node_id, x.shards, x.subscriptions, x.bus, x.replica)
+REGCORE_INSPECT(replica_batch, x.entries)
 REGCORE_INSPECT(cluster_routes, x.epoch, x.members)
 
 } // namespace regcore

@@ -66,6 +66,7 @@
   X(resume_watchers_request, resume_watchers_request) \
   X(route_member, route_member) \
   X(cluster_routes, cluster_routes) \
+  X(replica_batch, replica_batch) \
   X(add_watching_request, add_watching_request) \
   X(remove_watching_request, remove_watching_request) \
   X(index_update, index_update) \

@@ -13,7 +13,10 @@ that it routes over the 3 members. Then, over SIP/UDP:
     server does);
   - a watcher SUBSCRIBEs through node 1 to a presentity owned by node 3,
     which PUBLISHes through node 2: the watcher gets the NOTIFY carrying it
-    (from node 1, which terminates its dialog).
+    (from node 1, which terminates its dialog);
+  - node 3 is killed (SIGKILL): once nodes 1 and 2 route over the two of
+    them, every user is still found through both (node 3's users were
+    taken over from their replicas; replication 2 is the default).
 Bounded: each wait has a deadline; every process is stopped at the end.
 """
 import os
@@ -146,12 +149,13 @@ class Ua:
         return msg
 
 
-def register(ua, port, aor, contact, cseq):
+def register(ua, port, aor, contact, cseq, seconds=5):
     return ua.request(port, (
         "REGISTER sip:localhost SIP/2.0\nVia: VIA\nMax-Forwards: 70\n"
         "From: <%s>;tag=r%d\nTo: <%s>\nCall-ID: reg-%x@test\nCSeq: %d REGISTER\n"
         "%sExpires: 600\nContent-Length: 0\n\n") % (
-            aor, cseq, aor, fnv1a(aor), cseq, "Contact: <%s>\n" % contact if contact else ""))
+            aor, cseq, aor, fnv1a(aor), cseq, "Contact: <%s>\n" % contact if contact else ""),
+        seconds)
 
 
 def main():
@@ -222,8 +226,24 @@ def main():
                      % len(watcher.notifies))
             if got[0][1] != nodes[0].sip_port:
                 fail("the NOTIFY came from port %d, not node-1's %d" % (got[0][1], nodes[0].sip_port))
-            print("PASS: a watcher on node-1 got the NOTIFY of %s (owned by node-3), "
+            print("a watcher on node-1 got the NOTIFY of %s (owned by node-3), "
                   "published through node-2" % alice, flush=True)
+            # kill -9 node-3: its users' replicas take them over.
+            t0 = time.time()
+            nodes[2].proc.send_signal(signal.SIGKILL)
+            nodes[2].proc.wait()
+            for n in nodes[:2]:  # the routes after the loss (not those of the start)
+                n.wait_for(r"node node-3 lost[^\n]*\n[^\n]*(routing users over 2 members)")
+            lost = [i for i, a in enumerate(users) if owner(a) == 2]
+            for i, aor in enumerate(users):
+                for via in (0, 1):
+                    r = register(ua, nodes[via].sip_port, aor, None, 3 + via, seconds=12)
+                    if not r.startswith("SIP/2.0 200") or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r:
+                        fail("after the kill, query of %s (owner was %s) through %s: %s"
+                             % (aor, NODES[owner(aor)], NODES[via], r.splitlines()[0]))
+            print("PASS: after kill -9 of node-3, all 30 users (%d of them node-3's) found "
+                  "through node-1 and node-2 (%.2f s from the kill to the last answer)"
+                  % (len(lost), time.time() - t0), flush=True)
         except SystemExit:
             for n in nodes:
                 print("---- %s (last 8 lines)" % n.name)

@@ -234,7 +234,7 @@ CAF_TEST(addresses and names print for logs) {
   cluster_member v6{"node-6", "::1", 7006, 9};
   CAF_CHECK_EQUAL(address_of(v6), "[::1]:7006");
   CAF_CHECK_EQUAL(to_string(v6), "node-6@[::1]:7006#9");
-  CAF_CHECK_EQUAL(to_string(join_result::replaced), "replaced");
+  CAF_CHECK_EQUAL(std::string{to_string(join_result::replaced)}, "replaced");
   CAF_CHECK(changed(join_result::added));
   CAF_CHECK(changed(join_result::replaced));
   CAF_CHECK(!changed(join_result::unchanged));

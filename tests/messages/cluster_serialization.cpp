@@ -77,7 +77,7 @@ CAF_TEST(a member keeps id address and incarnation) {
 CAF_TEST(a hello carries the node handle and the member list) {
   auto node = sys.spawn(idle);
   cluster_hello h{member(1, 100),
-                  node_handles{node, route_member{"node-1", {}, {}, {}}},
+                  node_handles{node, route_member{"node-1", {}, {}, {}, {}}},
                   {member(1, 100), member(2, 200), member(3, 300)},
                   true};
   auto back = through_message(h);
@@ -120,8 +120,8 @@ CAF_TEST(membership changes keep the kind the subject and the view) {
     CAF_CHECK_EQUAL(back.view.epoch, 7u);
     CAF_CHECK_EQUAL(back.view.members.size(), 1u);
   }
-  CAF_CHECK_EQUAL(to_string(membership_change::lost), "lost");
-  CAF_CHECK_EQUAL(to_string(membership_change::left), "left");
+  CAF_CHECK_EQUAL(std::string{to_string(membership_change::lost)}, "lost");
+  CAF_CHECK_EQUAL(std::string{to_string(membership_change::left)}, "left");
 }
 
 CAF_TEST(subscriptions carry the subscriber) {

@@ -172,6 +172,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   cfg.engine.persistence = actors::durability_of(cfg);
+  if (actors::cluster_enabled(cfg)) {
+    // Each user on `replication` nodes; a 2xx waits for the replicas unless
+    // durability is async (the same trade as for the journal).
+    cfg.engine.replication = cfg.cluster.replication;
+    cfg.engine.replication_sync = cfg.engine.persistence != durability::async;
+  }
   std::shared_ptr<actors::journal> journal;
   if (cfg.engine.persistence != durability::off) {
     journal = open_journal(cfg);

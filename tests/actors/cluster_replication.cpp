@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Replication across the nodes of a cluster (issue 8), three engines in one
+// actor system under the test coordinator (as in actors.cluster_routing):
+// every change of a user reaches the replica node core::replica_set picks;
+// when an owner is lost, its users' replica takes them over and copies
+// them to their new replica.
+#define CAF_SUITE actors.cluster_replication
+#include "actors/engine.hpp"
+#include "core/ownership.hpp"
+#include "messages/types.hpp"
+#include "tests/actors/support.hpp"
+
+#include <caf/test/dsl.hpp>
+
+using namespace regcore;
+using namespace std::chrono_literals;
+
+namespace {
+
+using config = test_support::registered_types_config;
+
+const std::vector<std::string> names = {"node-1", "node-2", "node-3"};
+
+struct fixture : test_coordinator_fixture<config> {
+  std::vector<actors::engine> nodes;
+  uint32_t cseq = 0;
+
+  fixture() {
+    for (size_t i = 0; i < names.size(); ++i) {
+      actors::engine_config ecfg;
+      ecfg.shards = 2;
+      ecfg.replication = 2;
+      nodes.push_back(actors::spawn_engine(sys, ecfg));
+    }
+    route(names);
+  }
+
+  ~fixture() {
+    for (auto& n : nodes)
+      n.shutdown();
+    sched.run();
+  }
+
+  /// Routes over `members` (by name) on each of them, then take-over.
+  void route(const std::vector<std::string>& members) {
+    cluster_routes routes;
+    routes.epoch = members.size();
+    for (auto& m : members)
+      routes.members.push_back(nodes[index(m)].route_entry(m));
+    for (auto& m : members)
+      CAF_REQUIRE(nodes[index(m)].set_routes(routes, m));
+    for (auto& m : members)
+      nodes[index(m)].take_over();
+    sched.run();
+  }
+
+  static size_t index(const std::string& name) {
+    return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  }
+
+  template <class Reply, class Request>
+  caf::expected<Reply> call(size_t node, Request req) {
+    caf::expected<Reply> result{caf::sec::request_timeout};
+    auto rh = self->request(nodes[node].service, caf::infinite, std::move(req));
+    sched.run();
+    rh.receive([&](Reply& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  caf::expected<register_reply> reg(size_t node, std::string aor, std::string uri) {
+    register_request req;
+    req.aor = std::move(aor);
+    contact_request c;
+    c.uri = std::move(uri);
+    c.expires = 600;
+    req.contacts.push_back(std::move(c));
+    req.call_id = "replication@test";
+    req.cseq = ++cseq;
+    return call<register_reply>(node, std::move(req));
+  }
+
+  /// Whether node `i`'s replica holds a copy of `aor`.
+  bool holds(size_t i, const std::string& aor) {
+    bool held = false;
+    auto rh = self->request(nodes[i].refs->replica, caf::infinite, caf::get_atom::value, aor);
+    sched.run();
+    rh.receive([&](bool x) { held = x; }, [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    return held;
+  }
+};
+
+std::string user(size_t i) {
+  return "sip:user" + std::to_string(i) + "@example.com";
+}
+
+std::string contact(size_t i) {
+  return "sip:u" + std::to_string(i) + "@192.0.2.1";
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(cluster_replication_tests, fixture)
+
+CAF_TEST(every change of a user reaches its replica node) {
+  for (size_t i = 0; i < 30; ++i)
+    CAF_REQUIRE(reg(i % 3, user(i), contact(i)));
+  for (size_t i = 0; i < 30; ++i) {
+    auto set = core::replica_set(user(i), names, 2);
+    CAF_REQUIRE_EQUAL(set.size(), 2u);
+    CAF_CHECK(holds(set[1], user(i)));
+    CAF_CHECK(!holds(set[0], user(i))); // the owner keeps no copy of its own
+  }
+  // An unregistration erases the copy.
+  register_request bye;
+  bye.aor = user(0);
+  bye.wildcard = true;
+  bye.expires = 0;
+  bye.call_id = "replication@test";
+  bye.cseq = ++cseq;
+  CAF_REQUIRE(call<register_reply>(1, bye));
+  CAF_CHECK(!holds(core::replica_set(user(0), names, 2)[1], user(0)));
+}
+
+CAF_TEST(the replica of a lost owner takes its users over) {
+  const size_t n = 30;
+  std::vector<size_t> lost;
+  for (size_t i = 0; i < n; ++i) {
+    CAF_REQUIRE(reg(i % 3, user(i), contact(i)));
+    if (core::owner_of(user(i), names) == 2)
+      lost.push_back(i);
+  }
+  CAF_REQUIRE(!lost.empty());
+  CAF_MESSAGE(lost.size() << " of " << n << " users owned by node-3");
+  // node-3 dies; the others route over the two of them.
+  nodes[2].shutdown();
+  sched.run();
+  std::vector<std::string> two = {"node-1", "node-2"};
+  route(two);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t via = 0; via < 2; ++via) {
+      auto found = call<register_reply>(via, lookup_request{user(i)});
+      CAF_REQUIRE(found);
+      CAF_REQUIRE_EQUAL(found->bindings.size(), 1u);
+      CAF_CHECK_EQUAL(found->bindings[0].uri, contact(i));
+    }
+  }
+  // The taken-over users have a copy again, on the other survivor.
+  for (auto i : lost) {
+    auto set = core::replica_set(user(i), two, 2);
+    CAF_CHECK(holds(set[1], user(i)));
+    CAF_CHECK(!holds(set[0], user(i)));
+  }
+  // And they go on: a refresh through either node reaches the new owner.
+  CAF_CHECK(reg(1, user(lost[0]), contact(lost[0])));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
