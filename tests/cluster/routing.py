@@ -79,9 +79,14 @@ class Node:
         if join:
             args += ["--join", join]
         self.proc = subprocess.Popen(args, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
-        self.sip_port = int(self.wait_for(r"registrard: listening on udp:127\.0\.0\.1:(\d+)"))
-        # (spdlog's line: stdout's may be cut by another thread's log line)
-        self.cluster = self.wait_for(r"cluster: node %s up at (\S+)" % name)
+        try:
+            self.sip_port = int(self.wait_for(r"registrard: listening on udp:127\.0\.0\.1:(\d+)"))
+            # (spdlog's line: stdout's may be cut by another thread's log line)
+            self.cluster = self.wait_for(r"cluster: node %s up at (\S+)" % name)
+        except SystemExit:
+            self.proc.kill()  # not in the caller's list yet: stop it here
+            self.proc.wait()
+            raise
 
     def text(self):
         with open(self.log) as f:
