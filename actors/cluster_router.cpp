@@ -52,6 +52,7 @@ void on_change(caf::stateful_actor<router_state>* self, const membership_changed
                routes.epoch);
   st.routed = std::move(ids);
   st.eng.take_over(); // a lost owner's users, from their copies here
+  st.eng.rebalance(); // users a (re)joined member owns now go to it
   if (st.edge)
     self->send(st.edge, std::move(routes));
 }

@@ -8,11 +8,15 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/user.hpp"
 #include "actors/user_host.hpp"
 #include "core/hash.hpp"
+#include "core/ownership.hpp"
 #include "core/sip_uri.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace regcore::actors {
 
@@ -162,6 +166,12 @@ struct shard_state {
   user_effects fx;
   user_map users;
   reverse_index index;
+  /// Cluster: the routes of the last rebalance (null: none yet, or alone).
+  std::shared_ptr<const route_table> routes_seen;
+  /// Cluster: stable_hash of the users handed over at the last rebalance.
+  /// A request for one of them that still reaches this shard (its sender
+  /// had the routes of before) goes on to the new owner.
+  std::unordered_set<uint64_t> moved;
   static inline const char* name = "regcore.directory_shard";
 };
 
@@ -534,6 +544,20 @@ bool forward_to_actor(shard_self self, user_iter i) {
   return true;
 }
 
+/// The new owner's shard of a user handed over at the last rebalance, when
+/// `i` (its lookup here) found nothing.
+std::optional<directory_shard_actor> moved_to(shard_self self, user_iter i,
+                                              const std::string& aor) {
+  auto& st = self->state;
+  if (st.moved.empty() || i != st.users.end()
+      || st.moved.count(core::stable_hash(aor)) == 0)
+    return std::nullopt;
+  auto dest = st.refs->shard_for(aor);
+  if (dest.address() == self->address())
+    return std::nullopt;
+  return dest;
+}
+
 /// Whether a request changes the user's state (and so its journal row).
 template <class Request>
 constexpr bool changes_state = true;
@@ -557,6 +581,8 @@ caf::result<Reply> route(shard_self self, Request& req, std::string& aor_field,
   auto i = *found;
   if (forward_to_actor(self, i))
     return self->delegate(i->second.active->actor, std::move(req));
+  if (auto dest = moved_to(self, i, aor_field))
+    return self->delegate(*dest, std::move(req));
   std::optional<core::time_point> before;
   if (i == self->state.users.end()) {
     if (!create)
@@ -590,6 +616,8 @@ caf::result<Reply> route_query(shard_self self, Request& req,
   auto i = *found;
   if (forward_to_actor(self, i))
     return self->delegate(i->second.active->actor, std::move(req));
+  if (auto dest = moved_to(self, i, aor_field))
+    return self->delegate(*dest, std::move(req));
   return local(i != self->state.users.end() ? &i->second.logic : nullptr,
                aor_field);
 }
@@ -599,7 +627,13 @@ caf::result<Reply> route_query(shard_self self, Request& req,
 template <class Request, class Op>
 void route_oneway(shard_self self, Request& req, std::string& aor_field, Op op) {
   auto found = find_user(self, aor_field);
-  if (!found || *found == self->state.users.end())
+  if (!found)
+    return;
+  if (auto dest = moved_to(self, *found, aor_field)) {
+    self->send(*dest, std::move(req));
+    return;
+  }
+  if (*found == self->state.users.end())
     return;
   auto i = *found;
   if (forward_to_actor(self, i)) {
@@ -722,8 +756,21 @@ void restore(shard_self self, restore_users& xs) {
   auto now = now_of(self);
   auto to_steady = -wall_offset(*st.refs->cfg, now);
   for (auto& rec : xs.users) {
-    if (st.users.count(std::string_view{rec.aor}) > 0)
-      continue; // cannot happen: one row per AOR
+    if (auto i = st.users.find(std::string_view{rec.aor}); i != st.users.end()) {
+      // Handed over while requests that came here first made the user anew
+      // (never at start-up: one row per AOR): merge, the live state wins.
+      if (!i->second.passive()) {
+        ++i->second.active->forwarded;
+        self->send(i->second.active->actor, std::move(rec));
+        continue;
+      }
+      auto before = i->second.logic.next_deadline();
+      auto& fx = fresh_effects(self);
+      i->second.logic.absorb(std::move(rec), to_steady, now, fx);
+      journal_user(self, i->second.logic);
+      after_passive(self, i, fx, before);
+      continue;
+    }
     auto logic = user_logic::restore(std::move(rec), to_steady, now);
     auto& fx = fresh_effects(self);
     for (auto& c : logic.bindings())
@@ -736,8 +783,148 @@ void restore(shard_self self, restore_users& xs) {
     auto node = st.users.extract(i);
     node.key() = node.mapped().logic.aor();
     i = st.users.insert(std::move(node)).position;
+    // From another node: a change here (this node's journal and replicas).
+    if (xs.handed_over)
+      journal_user(self, i->second.logic);
     after_passive(self, i, fx, std::nullopt);
   }
+}
+
+// -- cluster rebalance ----------------------------------------------------------------
+
+/// Effects of a user leaving this node: its contacts leave the reverse
+/// index, it leaves the roster.
+void leave_effects(const user_record& rec, user_effects& fx) {
+  for (auto& c : rec.bindings)
+    fx.index.push_back(
+      index_update{core::stable_hash(core::binding_key(c.uri)), rec.aor, false});
+  if (rec.in_roster)
+    fx.roster.push_back(roster_update{rec.aor, false});
+}
+
+/// The erase row of a user that left (its rows stay only with its owner).
+void journal_gone(shard_self self, const std::string& aor) {
+  auto& st = self->state;
+  if (!st.refs->persistent())
+    return;
+  st.out.journal.push_back(journal_entry{journal_table::users, aor, {}});
+  request_flush(self);
+}
+
+/// The replica actors (addresses, sorted) of `aor`'s replica set under `t`,
+/// this node excepted.
+std::vector<caf::actor_addr> replica_addrs(const route_table* t, const std::string& aor,
+                                           uint32_t copies) {
+  std::vector<caf::actor_addr> result;
+  if (t == nullptr || copies < 2)
+    return result;
+  for (auto k : core::replica_set(aor, t->names, copies))
+    if (k != t->self && t->members[k].replica)
+      result.push_back(t->members[k].replica.address());
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+/// Stops the active user `aor` (handed over) and forgets it.
+void drop_active(shard_self self, const std::string& aor) {
+  auto& users = self->state.users;
+  auto i = users.find(std::string_view{aor});
+  if (i == users.end() || i->second.passive())
+    return;
+  auto actor = i->second.active->actor;
+  self->demonitor(actor.address());
+  self->send_exit(actor, caf::exit_reason::normal);
+  users.erase(i);
+}
+
+/// After new routes (cluster): every user another node owns now goes to
+/// that node's shard (restore_users, handed_over) and is forgotten here;
+/// later requests for it that still reach this shard follow it (moved).
+/// Every user kept whose replica set changed writes its row again, so its
+/// new replicas get a copy. Passive users are handed over at once; an
+/// active user is asked for its state and stopped, and the shard handles
+/// nothing else meanwhile (await), so no request for it overtakes its
+/// state.
+void rebalance(shard_self self) {
+  auto& st = self->state;
+  auto t = st.refs->cluster();
+  auto old = std::exchange(st.routes_seen, t);
+  st.moved.clear();
+  if (!t)
+    return; // alone: everything is ours, nobody to replicate to
+  auto copies = st.refs->cfg->replication;
+  bool resync = st.refs->persistent() && copies > 1;
+  auto to_wall = wall_offset(*st.refs->cfg, now_of(self));
+  constexpr size_t chunk = 512;
+  std::vector<std::pair<directory_shard_actor, restore_users>> out;
+  std::map<caf::actor_addr, size_t> out_index;
+  std::vector<std::pair<std::string, directory_shard_actor>> active_away;
+  size_t passive_away = 0;
+  size_t resynced = 0;
+  for (auto i = st.users.begin(); i != st.users.end();) {
+    std::string aor{i->first};
+    auto h = core::stable_hash(aor);
+    auto m = t->owner(h);
+    if (m == t->self) {
+      if (resync && replica_addrs(old.get(), aor, copies) != replica_addrs(t.get(), aor, copies)) {
+        ++resynced;
+        if (i->second.passive())
+          journal_user(self, i->second.logic);
+        else
+          self->send(i->second.active->actor, rebalance_atom::value);
+      }
+      ++i;
+      continue;
+    }
+    auto& remote = t->members[m].shards;
+    auto dest = remote[core::shard_of_hash(h, static_cast<uint32_t>(remote.size()))];
+    st.moved.insert(h);
+    if (!i->second.passive()) {
+      active_away.emplace_back(std::move(aor), std::move(dest));
+      ++i;
+      continue;
+    }
+    auto& slot = i->second;
+    auto rec = slot.logic.snapshot(to_wall);
+    auto& fx = fresh_effects(self);
+    leave_effects(rec, fx);
+    queue_effects(self, fx);
+    unschedule(self, slot, slot.logic.next_deadline());
+    journal_gone(self, aor);
+    auto [pos, added] = out_index.try_emplace(dest.address(), out.size());
+    if (added || out[pos->second].second.users.size() >= chunk) {
+      pos->second = out.size();
+      out.emplace_back(dest, restore_users{{}, true});
+    }
+    out[pos->second].second.users.push_back(std::move(rec));
+    i = st.users.erase(i);
+    ++passive_away;
+  }
+  for (auto& x : out)
+    self->send(x.first, std::move(x.second));
+  for (auto& [aor, dest] : active_away) {
+    auto i = st.users.find(std::string_view{aor});
+    ++i->second.active->forwarded;
+    self->request(i->second.active->actor, caf::infinite, hand_over_atom::value)
+      .await(
+        [=](user_record& rec) {
+          auto& fx = fresh_effects(self);
+          leave_effects(rec, fx);
+          queue_effects(self, fx);
+          journal_gone(self, aor);
+          self->send(dest, restore_users{{std::move(rec)}, true});
+          drop_active(self, aor);
+        },
+        [=](caf::error& err) {
+          spdlog::error("cluster: user {} could not be handed over: {}", aor,
+                        self->system().render(err));
+          drop_active(self, aor);
+        });
+  }
+  if (passive_away + active_away.size() > 0 || resynced > 0)
+    spdlog::info("cluster: shard handed over {} users ({} active) to their new owners, "
+                 "re-replicated {} (epoch {})",
+                 passive_away + active_away.size(), active_away.size(), resynced, t->epoch);
 }
 
 caf::error not_found(const std::string& aor) {
@@ -969,6 +1156,16 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
         apply_index(self, x);
     },
     [=](restore_users& xs) { restore(self, xs); },
+    [=](user_record& rec) {
+      restore_users xs{{}, true};
+      xs.users.push_back(std::move(rec));
+      restore(self, xs);
+    },
+    [=](rebalance_atom) { rebalance(self); },
+    [=](hand_over_atom) -> caf::result<user_record> {
+      return core::make_caf_error(core::errc::invalid_state,
+                                  "A shard hands its users over on rebalance");
+    },
     [=](flush_atom) { flush(self); },
     [=](user_status& x) {
       auto& users = self->state.users;

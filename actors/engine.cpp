@@ -484,6 +484,13 @@ void engine::take_over() const {
     caf::anon_send(refs->replica, take_over_atom::value);
 }
 
+void engine::rebalance() const {
+  if (!refs)
+    return;
+  for (auto& s : refs->shards)
+    caf::anon_send(s, rebalance_atom::value);
+}
+
 bool engine::set_routes(const cluster_routes& routes, const std::string& self_id) const {
   auto t = std::make_shared<route_table>();
   t->epoch = routes.epoch;

@@ -62,6 +62,11 @@ struct engine {
   /// of and now owns (their owner was lost) are restored into its shards
   /// and replicated anew (actors/replication.hpp). Asynchronous.
   void take_over() const;
+
+  /// After set_routes: each shard hands the users another member owns now
+  /// over to it (cluster hand-over: a node that joins or rejoins gets its
+  /// users) and writes again the rows of users whose replicas changed.
+  void rebalance() const;
 };
 
 /// Spawns the engine: event bus, expiry supervisor, roster, directory

@@ -98,6 +98,14 @@ struct engine_refs {
     return t && t->members.size() > 1 ? t : nullptr;
   }
 
+  /// The current route table even when this node is its only member (null
+  /// without a cluster or before the first routes).
+  std::shared_ptr<const route_table> table() const {
+    if (!routes)
+      return nullptr;
+    return std::atomic_load(&routes->table);
+  }
+
   /// The shard owning the user `aor` (canonical): on this node, or on the
   /// member of the cluster that owns it.
   directory_shard_actor shard_for(const std::string& aor) const {

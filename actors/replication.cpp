@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "actors/replication.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -40,9 +41,15 @@ template <class Self, class Done>
 size_t replicate(Self* self, const route_table& t, uint32_t copies,
                  const std::vector<journal_entry>& rows, Done done) {
   std::map<size_t, replica_batch> per_node;
-  for (auto& e : rows)
+  for (auto& e : rows) {
+    // Only the owner replicates: the rows of a user handed over or taken
+    // over elsewhere (its erase row here, a late change) are its new
+    // owner's to send.
+    if (t.owner(core::stable_hash(e.key)) != t.self)
+      continue;
     for (auto i : replicas_of(t, e.key, copies))
       per_node[i].entries.push_back(e);
+  }
   if (per_node.empty())
     return 0;
   auto left = std::make_shared<size_t>(per_node.size());
@@ -143,20 +150,31 @@ using replica_self = caf::stateful_actor<replica_state>*;
 
 void take_over(replica_self self) {
   auto& st = self->state;
-  auto t = st.refs->cluster();
-  if (!t)
+  // Alone at last (the other node was lost): every copy is ours.
+  auto t = st.refs->table();
+  if (!t || t->members.empty())
     return;
+  auto copies = st.refs->cfg->replication;
   std::vector<restore_users> parts(st.refs->shards.size());
-  std::vector<journal_entry> moved;
+  size_t moved = 0;
+  size_t dropped = 0;
   for (auto i = st.users.begin(); i != st.users.end();) {
-    if (t->owner(core::stable_hash(i->first)) != t->self) {
-      ++i;
+    auto set = core::replica_set(i->first, t->names, copies);
+    if (set.empty() || set.front() != t->self) {
+      // Still one of its replicas: keep the copy; else its new replicas
+      // get theirs from its owner.
+      if (std::find(set.begin(), set.end(), t->self) != set.end()) {
+        ++i;
+      } else {
+        i = st.users.erase(i);
+        ++dropped;
+      }
       continue;
     }
     user_record rec;
     if (from_bytes(std::string_view{i->second.data(), i->second.size()}, rec)
         && rec.aor == i->first) {
-      moved.push_back(journal_entry{journal_table::users, i->first, i->second});
+      ++moved;
       auto n = static_cast<uint32_t>(parts.size());
       parts[core::shard_of(rec.aor, n)].users.push_back(std::move(rec));
     } else {
@@ -164,16 +182,20 @@ void take_over(replica_self self) {
     }
     i = st.users.erase(i);
   }
-  if (moved.empty())
+  if (dropped > 0)
+    spdlog::info("cluster: dropped {} copies this node no longer replicates", dropped);
+  if (moved == 0)
     return;
-  // Shards skip a user they already have (one that registered anew while
-  // its owner was being replaced): the newer state wins.
-  for (size_t k = 0; k < parts.size(); ++k)
-    if (!parts[k].users.empty())
-      self->send(st.refs->shards[k], std::move(parts[k]));
-  spdlog::warn("cluster: took over {} users from their lost owner", moved.size());
-  // Their copies go to their new replicas.
-  replicate(self, *t, st.refs->cfg->replication, moved, [] {});
+  // A shard merges into a user it already has (one that registered anew
+  // while its owner was being replaced: what it has wins) and journals
+  // each user, which sends its copy to its new replicas.
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (parts[k].users.empty())
+      continue;
+    parts[k].handed_over = true;
+    self->send(st.refs->shards[k], std::move(parts[k]));
+  }
+  spdlog::warn("cluster: took over {} users from their lost owner", moved);
 }
 
 caf::behavior replica(replica_self self, std::shared_ptr<const engine_refs> refs) {

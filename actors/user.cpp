@@ -19,6 +19,9 @@ struct user_state {
   /// Flags last reported to the shard.
   bool reported_registered = false;
   bool reported_presence = false;
+  /// Handed over to another node (cluster): serves nothing more; its shard
+  /// stops it.
+  bool moved = false;
   static inline const char* name = "regcore.user";
 };
 
@@ -73,6 +76,9 @@ template <class Reply, bool Writes = true, class Op>
 caf::result<Reply> run(user_self self, Op op) {
   auto& st = self->state;
   ++st.handled;
+  if (st.moved) // cannot happen: the shard forwards nothing after a hand-over
+    return core::make_caf_error(core::errc::invalid_state,
+                                "User " + st.logic->aor() + " moved to another node");
   auto fx = st.refs->make_effects();
   core::result<Reply> res = op(*st.logic, fx, self->clock().now());
   std::optional<caf::typed_response_promise<Reply>> held;
@@ -198,8 +204,33 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
         return core::result<caf::ok_atom>{caf::ok_atom::value};
       });
     },
+    [=](user_record& rec) {
+      // State of this user handed over by its former owner (cluster).
+      (void) run<caf::ok_atom>(self, [&](user_logic& u, user_effects& fx,
+                                         core::time_point now) {
+        u.absorb(std::move(rec), -wall_offset(cfg(), now), now, fx);
+        return core::result<caf::ok_atom>{caf::ok_atom::value};
+      });
+    },
+    [=](rebalance_atom) {
+      // New replicas: write the row again (the replicator sends it to the
+      // replicas of the current routes).
+      if (self->state.moved)
+        return;
+      core::result<caf::ok_atom> done{caf::ok_atom::value};
+      (void) journal_change(self, done);
+    },
+    [=](hand_over_atom) -> caf::result<user_record> {
+      auto& state = self->state;
+      ++state.handled;
+      state.moved = true;
+      auto now = self->clock().now();
+      return state.logic->snapshot(wall_offset(cfg(), now));
+    },
     [=](expiry_due& due) {
       auto& state = self->state;
+      if (state.moved)
+        return;
       for (auto& e : due.entries)
         consume_wakeup(e.deadline, state.scheduled);
       // Not from the shard: `handled` does not count it.

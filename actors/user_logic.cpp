@@ -691,6 +691,59 @@ user_logic user_logic::restore(user_record rec, core::duration to_steady,
   return u;
 }
 
+void user_logic::absorb(user_record rec, core::duration to_steady, core::time_point now,
+                        user_effects& fx) {
+  shift(rec, to_steady);
+  bool had_presence = has_publications() || !bindings_.empty();
+  bool changed = false;
+  for (auto& c : rec.bindings) {
+    auto key = core::binding_key(c.uri);
+    bool known = std::any_of(bindings_.begin(), bindings_.end(), [&](const auto& b) {
+      return core::binding_key(b.uri) == key
+             || (!c.instance_id.empty() && b.instance_id == c.instance_id
+                 && b.reg_id == c.reg_id);
+    });
+    if (known)
+      continue;
+    fx.index.push_back(index_update{core::stable_hash(key), aor_, true});
+    bindings_.push_back(std::move(c));
+    changed = true;
+  }
+  if (rec.in_roster && !in_roster_) {
+    in_roster_ = true;
+    fx.roster.push_back(roster_update{aor_, true});
+  }
+  if (!rec.pubs.empty() || !rec.watchers.empty() || !rec.watching.empty()
+      || rec.etag_counter != 0) {
+    auto& x = part();
+    for (auto& pub : rec.pubs) {
+      bool known = std::any_of(x.pubs.begin(), x.pubs.end(),
+                               [&](const auto& q) { return q.etag == pub.etag; });
+      if (!known) {
+        x.pubs.push_back(std::move(pub));
+        changed = true;
+      }
+    }
+    for (auto& w : rec.watchers) {
+      auto id = w.sub.id;
+      x.watchers.emplace(std::move(id), std::move(w));
+    }
+    for (auto& sub : rec.watching) {
+      auto id = sub.id;
+      x.watching.emplace(std::move(id), std::move(sub));
+    }
+    x.etag_counter = std::max(x.etag_counter, rec.etag_counter);
+  }
+  if (changed && had_presence && has_watchers())
+    on_presence_changed(now, fx);
+  else if (has_watchers())
+    recompose(now);
+  else if (p_) {
+    p_->pidf.clear(); // rendered on demand
+    release_part_if_idle();
+  }
+}
+
 std::string user_logic::new_etag() {
   // Unique per user and publication; the hash keeps it opaque. The salt,
   // drawn once per process, keeps a restarted server from handing out the

@@ -157,6 +157,15 @@ public:
   static user_logic restore(user_record rec, core::duration to_steady,
                             core::time_point now);
 
+  /// Merges a record of this user handed over by its former owner into the
+  /// live state (cluster hand-over: requests that reached the new owner
+  /// first made this user). What the live user has wins: a binding with the
+  /// same key or instance, a publication with the same ETag, a subscription
+  /// with the same id; the rest is added (index and roster effects in `fx`;
+  /// a NOTIFY to the watchers when presence changed).
+  void absorb(user_record rec, core::duration to_steady, core::time_point now,
+              user_effects& fx);
+
   // -- summary -----------------------------------------------------------------
 
   bool registered() const noexcept { return !bindings_.empty(); }

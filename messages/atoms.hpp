@@ -14,5 +14,12 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Asks an actor for statistics (pending counts, sizes).
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
+/// Cluster: to a shard, the routes changed (hand over what another node
+/// now owns, re-replicate what has new replicas); to a user actor, write
+/// your journal row again (for your new replicas).
+using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;
+/// Cluster: to a user actor, give your state up (its reply) and stop
+/// serving; another node owns you now.
+using hand_over_atom = caf::atom_constant<caf::atom("handover")>;
 
 } // namespace regcore

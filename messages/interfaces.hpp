@@ -66,7 +66,13 @@ using user_actor = caf::typed_actor<
   caf::replies_to<get_buddy_list_request>::with<user_list>,
   caf::reacts_to<set_policy_request>,
   caf::reacts_to<resume_watchers_request>,
-  caf::reacts_to<expiry_due>>;
+  caf::reacts_to<expiry_due>,
+  // Cluster hand-over (actors/directory_shard.cpp): a user's state arriving
+  // from its former owner is merged in; rebalance_atom and hand_over_atom,
+  // see messages/atoms.hpp.
+  caf::reacts_to<user_record>,
+  caf::reacts_to<rebalance_atom>,
+  caf::replies_to<hand_over_atom>::with<user_record>>;
 
 /// A directory shard (actors/directory_shard.hpp): owns the users whose AOR
 /// hashes to it, the reverse-index entries whose contact hashes to it.

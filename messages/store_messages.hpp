@@ -90,6 +90,10 @@ struct user_record {
 /// Users read back at start-up, for one shard (restore before serving).
 struct restore_users {
   std::vector<user_record> users;
+  /// False: read back from this node's journal at start-up. True: handed
+  /// over or taken over from another node (cluster) -- merged into a user
+  /// the shard already has, and journaled (and so replicated) as a change.
+  bool handed_over = false;
 };
 
 REGCORE_INSPECT(journal_entry, x.table, x.key, x.value)
@@ -98,6 +102,6 @@ REGCORE_INSPECT(stored_publication, x.etag, x.device, x.expires_at)
 REGCORE_INSPECT(stored_watcher, x.sub, x.dialog, x.action)
 REGCORE_INSPECT(user_record, x.aor, x.bindings, x.presence_enabled,
                 x.in_roster, x.pubs, x.watchers, x.watching, x.etag_counter)
-REGCORE_INSPECT(restore_users, x.users)
+REGCORE_INSPECT(restore_users, x.users, x.handed_over)
 
 } // namespace regcore

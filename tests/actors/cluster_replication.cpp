@@ -3,7 +3,8 @@
 // actor system under the test coordinator (as in actors.cluster_routing):
 // every change of a user reaches the replica node core::replica_set picks;
 // when an owner is lost, its users' replica takes them over and copies
-// them to their new replica.
+// them to their new replica; when a node joins (or rejoins), the users it
+// owns now are handed over to it, merged with what reached it first.
 #define CAF_SUITE actors.cluster_replication
 #include "actors/engine.hpp"
 #include "core/ownership.hpp"
@@ -49,9 +50,23 @@ struct fixture : test_coordinator_fixture<config> {
       routes.members.push_back(nodes[index(m)].route_entry(m));
     for (auto& m : members)
       CAF_REQUIRE(nodes[index(m)].set_routes(routes, m));
-    for (auto& m : members)
+    for (auto& m : members) {
       nodes[index(m)].take_over();
+      nodes[index(m)].rebalance();
+    }
     sched.run();
+  }
+
+  /// Users held in node `i`'s shards.
+  size_t users_on(size_t i) {
+    size_t n = 0;
+    for (auto& s : nodes[i].refs->shards) {
+      auto rh = self->request(s, caf::infinite, stats_atom::value);
+      sched.run();
+      rh.receive([&](const shard_stats& x) { n += x.users; },
+                 [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    }
+    return n;
   }
 
   static size_t index(const std::string& name) {
@@ -153,6 +168,117 @@ CAF_TEST(the replica of a lost owner takes its users over) {
   }
   // And they go on: a refresh through either node reaches the new owner.
   CAF_CHECK(reg(1, user(lost[0]), contact(lost[0])));
+}
+
+CAF_TEST(a node that joins gets the users it owns by hand-over) {
+  const std::vector<std::string> two = {"node-1", "node-2"};
+  route(two);
+  const size_t n = 40;
+  std::vector<size_t> moving;
+  for (size_t i = 0; i < n; ++i) {
+    CAF_REQUIRE(reg(i % 2, user(i), contact(i)));
+    if (core::owner_of(user(i), names) == 2)
+      moving.push_back(i);
+  }
+  CAF_REQUIRE(moving.size() >= 3);
+  CAF_MESSAGE(moving.size() << " of " << n << " users move to node-3");
+  CAF_CHECK_EQUAL(users_on(0) + users_on(1), n);
+  CAF_CHECK_EQUAL(users_on(2), 0u);
+  // Two of the moving users publish presence: each gets an actor of its own
+  // (active), handed over by asking it for its state.
+  for (size_t k = 0; k < 2; ++k) {
+    presence_update_request up;
+    up.aor = user(moving[k]);
+    up.basic = core::basic_status::open;
+    up.note = "note " + std::to_string(k);
+    CAF_REQUIRE(call<presence_reply>(k, up));
+  }
+  // node-3 joins. Every node has the new routes before any shard
+  // rebalances, and a REGISTER of a moving user (a second device) reaches
+  // node-3 first: the user it creates there absorbs the handed-over one.
+  cluster_routes routes;
+  routes.epoch = 10;
+  for (auto& m : names)
+    routes.members.push_back(nodes[index(m)].route_entry(m));
+  for (auto& m : names)
+    CAF_REQUIRE(nodes[index(m)].set_routes(routes, m));
+  auto early = moving.back();
+  register_request req;
+  req.aor = user(early);
+  contact_request c;
+  c.uri = "sip:second@192.0.2.9";
+  c.expires = 600;
+  req.contacts.push_back(c);
+  req.call_id = "second-device@test";
+  req.cseq = 1;
+  auto rh = self->request(nodes[2].service, caf::infinite, req);
+  sched.run();
+  rh.receive([](register_reply& x) { CAF_CHECK_EQUAL(x.bindings.size(), 1u); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  for (auto& m : names) {
+    nodes[index(m)].take_over();
+    nodes[index(m)].rebalance();
+  }
+  sched.run();
+  // Each user is held once, by its owner.
+  CAF_CHECK_EQUAL(users_on(2), moving.size());
+  CAF_CHECK_EQUAL(users_on(0) + users_on(1) + users_on(2), n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t via = 0; via < 3; ++via) {
+      auto found = call<register_reply>(via, lookup_request{user(i)});
+      CAF_REQUIRE(found);
+      if (i == early) {
+        CAF_CHECK_EQUAL(found->bindings.size(), 2u); // merged, nothing lost
+      } else {
+        CAF_REQUIRE_EQUAL(found->bindings.size(), 1u);
+        CAF_CHECK_EQUAL(found->bindings[0].uri, contact(i));
+      }
+    }
+  }
+  // The active users' presence moved with them.
+  for (size_t k = 0; k < 2; ++k) {
+    auto p = call<presence_reply>(0, get_presence_request{user(moving[k])});
+    CAF_REQUIRE(p);
+    CAF_CHECK_EQUAL(p->state.note, "note " + std::to_string(k));
+  }
+  // The reverse index moved too: node-3 finds the contacts it now holds.
+  auto who = call<std::string>(0, find_user_request{contact(moving[0])});
+  CAF_REQUIRE(who);
+  CAF_CHECK_EQUAL(*who, user(moving[0]));
+  // Every user has its copy on its replica under the new routes (users
+  // that stayed but got node-3 as replica were written again).
+  for (size_t i = 0; i < n; ++i) {
+    auto set = core::replica_set(user(i), names, 2);
+    CAF_CHECK(holds(set[1], user(i)));
+    CAF_CHECK(!holds(set[0], user(i)));
+  }
+  // So node-1 may die now: nothing is lost.
+  nodes[0].shutdown();
+  sched.run();
+  const std::vector<std::string> rest = {"node-2", "node-3"};
+  route(rest);
+  for (size_t i = 0; i < n; ++i) {
+    auto found = call<register_reply>(1, lookup_request{user(i)});
+    CAF_REQUIRE(found);
+    CAF_CHECK_EQUAL(found->bindings.size(), i == early ? 2u : 1u);
+  }
+  CAF_CHECK_EQUAL(users_on(1) + users_on(2), n);
+}
+
+CAF_TEST(the last survivor of two takes everything over) {
+  const std::vector<std::string> two = {"node-1", "node-2"};
+  route(two);
+  for (size_t i = 0; i < 20; ++i)
+    CAF_REQUIRE(reg(i % 2, user(i), contact(i)));
+  nodes[1].shutdown();
+  sched.run();
+  route({"node-1"});
+  for (size_t i = 0; i < 20; ++i) {
+    auto found = call<register_reply>(0, lookup_request{user(i)});
+    CAF_REQUIRE(found);
+    CAF_CHECK_EQUAL(found->bindings.size(), 1u);
+  }
+  CAF_CHECK_EQUAL(users_on(0), 20u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

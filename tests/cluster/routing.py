@@ -16,7 +16,15 @@ that it routes over the 3 members. Then, over SIP/UDP:
     (from node 1, which terminates its dialog);
   - node 3 is killed (SIGKILL): once nodes 1 and 2 route over the two of
     them, every user is still found through both (node 3's users were
-    taken over from their replicas; replication 2 is the default).
+    taken over from their replicas; replication 2 is the default);
+  - node 3 is started again and rejoins: the users it owns are handed back
+    to it (the others log how many; the sum is exactly node 3's share),
+    every user is found through all three with exactly its one binding
+    (nothing lost, nothing duplicated), and a PUBLISH of the presentity
+    (again node 3's) through node 2 reaches the watcher through node 1 with
+    a higher CSeq than every NOTIFY before;
+  - node 1 is killed: the users' copies were re-made for the new routes at
+    the rejoin, so nodes 2 and 3 still find every user.
 Bounded: each wait has a deadline; every process is stopped at the end.
 """
 import os
@@ -246,9 +254,83 @@ def main():
                     if not r.startswith("SIP/2.0 200") or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r:
                         fail("after the kill, query of %s (owner was %s) through %s: %s"
                              % (aor, NODES[owner(aor)], NODES[via], r.splitlines()[0]))
-            print("PASS: after kill -9 of node-3, all 30 users (%d of them node-3's) found "
+            print("after kill -9 of node-3, all 30 users (%d of them node-3's) found "
                   "through node-1 and node-2 (%.2f s from the kill to the last answer)"
                   % (len(lost), time.time() - t0), flush=True)
+            # node-3 comes back (memory only: it starts empty) and rejoins.
+            marks = [len(n.text()) for n in nodes[:2]]
+            t0 = time.time()
+            nodes[2] = Node(binary, NODES[2], work, join=nodes[0].cluster)
+            nodes[2].wait_for(r"(cluster: routing users over 3 members)")
+            for n, mark in zip(nodes[:2], marks):
+                deadline = time.time() + 10
+                while "routing users over 3 members" not in n.text()[mark:]:
+                    if time.time() > deadline:
+                        fail("%s does not route over 3 members after node-3's restart" % n.name)
+                    time.sleep(0.05)
+            aors = users + [alice, "sip:bob@localhost"]
+            share = sum(1 for a in aors if owner(a) == 2)
+            handed = 0
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                handed = sum(int(x) for n, mark in zip(nodes[:2], marks)
+                             for x in re.findall(r"shard handed over (\d+) users",
+                                                 n.text()[mark:]))
+                if handed >= share:
+                    break
+                time.sleep(0.05)
+            if handed != share:
+                fail("nodes 1 and 2 handed over %d users to node-3, its share is %d"
+                     % (handed, share))
+            print("node-3 rejoined; nodes 1 and 2 handed its %d users back (%.2f s from its "
+                  "start)" % (handed, time.time() - t0), flush=True)
+            for i, aor in enumerate(users):
+                for via in range(3):
+                    r = register(ua, nodes[via].sip_port, aor, None, 10 + via)
+                    contacts = re.findall(r"^Contact:", r, re.M | re.I)
+                    if (not r.startswith("SIP/2.0 200")
+                            or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r or len(contacts) != 1):
+                        fail("after the rejoin, query of %s through %s: %s"
+                             % (aor, NODES[via], r))
+            print("all 30 users found through all three nodes, each with its one binding",
+                  flush=True)
+            last_cseq = max(int(header(m, "CSeq").split()[0]) for _, m in watcher.notifies)
+            body2 = body.replace("hello from node 3", "node 3 is back")
+            r = pub.request(nodes[1].sip_port, (
+                "PUBLISH %s SIP/2.0\nVia: VIA\nMax-Forwards: 70\nFrom: <%s>;tag=p1\n"
+                "To: <%s>\nCall-ID: cluster-pub@test\nCSeq: 2 PUBLISH\nEvent: presence\n"
+                "Expires: 600\nContent-Type: application/pidf+xml\nContent-Length: %d\n\n")
+                % (alice, alice, alice, len(body2)) + body2)
+            if not r.startswith("SIP/2.0 200"):
+                fail("PUBLISH through node-2 after the rejoin: %s" % r.splitlines()[0])
+            deadline = time.time() + 5
+            got = None
+            while time.time() < deadline and not got:
+                watcher.receive(0.1)
+                got = next((n for n in watcher.notifies if "node 3 is back" in n[1]), None)
+            if not got:
+                fail("after the rejoin the watcher got no NOTIFY with the new note")
+            cseq = int(header(got[1], "CSeq").split()[0])
+            if got[0][1] != nodes[0].sip_port or cseq <= last_cseq:
+                fail("the NOTIFY after the rejoin: from port %d (node-1: %d), CSeq %d after %d"
+                     % (got[0][1], nodes[0].sip_port, cseq, last_cseq))
+            print("the watcher got the new note of %s (node-3's again) with CSeq %d > %d"
+                  % (alice, cseq, last_cseq), flush=True)
+            # kill -9 node-1: the copies made at the rejoin keep every user.
+            nodes[0].proc.send_signal(signal.SIGKILL)
+            nodes[0].proc.wait()
+            for n in nodes[1:]:
+                n.wait_for(r"node node-1 lost[^\n]*\n[^\n]*(routing users over 2 members)")
+            for i, aor in enumerate(users):
+                for via in (1, 2):
+                    r = register(ua, nodes[via].sip_port, aor, None, 20 + via, seconds=12)
+                    contacts = re.findall(r"^Contact:", r, re.M | re.I)
+                    if (not r.startswith("SIP/2.0 200")
+                            or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r or len(contacts) != 1):
+                        fail("after kill -9 of node-1, query of %s through %s: %s"
+                             % (aor, NODES[via], r))
+            print("PASS: after the rejoin and a kill -9 of node-1, all 30 users found through "
+                  "node-2 and node-3", flush=True)
         except SystemExit:
             for n in nodes:
                 print("---- %s (last 8 lines)" % n.name)
