@@ -1045,7 +1045,8 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       return route_query<watcher_list>(
         self, req, req.aor, [=](const user_logic* u, const std::string& aor) {
           return watchers_with_roster(self, *self->state.refs,
-                                      u ? u->watchers() : watcher_list{}, aor);
+                                      u ? u->watchers() : watcher_list{}, aor,
+                                      u != nullptr && u->in_roster());
         });
     },
     [=](get_subscriptions_request& req) -> caf::result<subscription_list> {
@@ -1063,7 +1064,7 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
         self, req, req.aor, [=](const user_logic* u, const std::string& aor) {
           return buddies_with_roster(self, *self->state.refs,
                                      u ? u->subscriptions() : subscription_list{},
-                                     aor);
+                                     aor, u != nullptr && u->in_roster());
         });
     },
     [=](set_policy_request& req) {

@@ -476,7 +476,8 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
 // -- cluster routes -----------------------------------------------------------------
 
 route_member engine::route_entry(const std::string& node_id) const {
-  return route_member{node_id, refs->shards, subscriptions, refs->bus, refs->replica};
+  return route_member{node_id, refs->shards, subscriptions, refs->bus, refs->replica,
+                      refs->roster};
 }
 
 void engine::take_over() const {

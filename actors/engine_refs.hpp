@@ -139,6 +139,21 @@ struct engine_refs {
     return std::nullopt;
   }
 
+  /// Every node's roster (this node's alone without a cluster).
+  std::vector<roster_actor> all_rosters() const {
+    auto t = cluster();
+    if (!t)
+      return {roster};
+    std::vector<roster_actor> result;
+    for (size_t i = 0; i < t->members.size(); ++i) {
+      if (i == t->self)
+        result.push_back(roster);
+      else if (t->members[i].roster)
+        result.push_back(t->members[i].roster);
+    }
+    return result;
+  }
+
   /// Every shard of the cluster (this node's alone without one): what an
   /// aggregate (list_users, get_all_presence) asks.
   std::vector<directory_shard_actor> all_shards() const {

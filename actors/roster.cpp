@@ -59,9 +59,9 @@ roster_actor::behavior_type roster(roster_self self, event_bus_actor bus,
       user_list result;
       auto& st = self->state;
       auto i = st.domains.find(std::string{core::aor_domain(x.aor)});
-      if (i == st.domains.end() || i->second.count(x.aor) == 0)
+      if (i == st.domains.end())
         return result;
-      result.users.reserve(i->second.size() - 1);
+      result.users.reserve(i->second.size());
       for (auto& m : i->second)
         if (m != x.aor)
           result.users.push_back(m);

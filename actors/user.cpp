@@ -177,7 +177,8 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
     [=](get_watchers_request& req) -> caf::result<watcher_list> {
       ++self->state.handled;
       return watchers_with_roster(self, *self->state.refs,
-                                  self->state.logic->watchers(), req.aor);
+                                  self->state.logic->watchers(), req.aor,
+                                  self->state.logic->in_roster());
     },
     [=](get_subscriptions_request&) {
       return query<subscription_list>(
@@ -188,7 +189,8 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
     [=](get_buddy_list_request& req) -> caf::result<user_list> {
       ++self->state.handled;
       return buddies_with_roster(self, *self->state.refs,
-                                 self->state.logic->subscriptions(), req.aor);
+                                 self->state.logic->subscriptions(), req.aor,
+                                 self->state.logic->in_roster());
     },
     [=](set_policy_request& req) {
       (void) run<caf::ok_atom>(self, [&](user_logic& u, user_effects& fx,

@@ -43,39 +43,77 @@ inline void consume_wakeup(core::time_point deadline, core::time_point& schedule
     scheduled = core::time_point{};
 }
 
-/// Answers get_watchers: the explicit watchers plus, with auto-buddy, every
-/// other member of the user's domain roster.
+/// Asks every node's roster (actors/roster.hpp) for the other members of
+/// `aor`'s domain and calls `done(members)` with their union, or
+/// `failed(error)`.
+template <class Self, class Done, class Failed>
+void roster_members(Self* self, const engine_refs& refs, const std::string& aor, Done done,
+                    Failed failed) {
+  auto rosters = refs.all_rosters();
+  struct pending {
+    size_t left;
+    user_list acc;
+    caf::error err;
+  };
+  auto p = std::make_shared<pending>();
+  p->left = rosters.size();
+  auto one = [p, done, failed]() mutable {
+    if (--p->left > 0)
+      return;
+    if (p->err)
+      failed(std::move(p->err));
+    else
+      done(std::move(p->acc));
+  };
+  for (auto& r : rosters)
+    self->request(r, caf::infinite, roster_query{aor})
+      .then(
+        [p, one](user_list& members) mutable {
+          for (auto& m : members.users)
+            p->acc.users.push_back(std::move(m));
+          one();
+        },
+        [p, one](caf::error& err) mutable {
+          p->err = std::move(err);
+          one();
+        });
+}
+
+/// Answers get_watchers: the explicit watchers plus, with auto-buddy and
+/// when the user is a roster member, every other member of its domain
+/// roster (on every node of the cluster).
 template <class Self>
 caf::result<watcher_list> watchers_with_roster(Self* self,
                                                const engine_refs& refs,
                                                watcher_list explicit_watchers,
-                                               const std::string& aor) {
-  if (!refs.cfg->auto_buddy)
+                                               const std::string& aor, bool in_roster) {
+  if (!refs.cfg->auto_buddy || !in_roster)
     return explicit_watchers;
   auto rp = self->template make_response_promise<watcher_list>();
-  self->request(refs.roster, caf::infinite, roster_query{aor})
-    .then(
-      [rp, xs = std::move(explicit_watchers)](user_list& members) mutable {
-        for (auto& m : members.users) {
-          bool dup = false;
-          for (auto& w : xs.watchers)
-            dup = dup || (w.watcher == m && w.subscription_id.empty());
-          if (!dup)
-            xs.watchers.push_back(watcher_info{m, {}, core::subscription_state::active});
-        }
-        rp.deliver(std::move(xs));
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  roster_members(
+    self, refs, aor,
+    [rp, xs = std::move(explicit_watchers)](user_list members) mutable {
+      std::sort(members.users.begin(), members.users.end());
+      for (auto& m : members.users) {
+        bool dup = false;
+        for (auto& w : xs.watchers)
+          dup = dup || (w.watcher == m && w.subscription_id.empty());
+        if (!dup)
+          xs.watchers.push_back(watcher_info{m, {}, core::subscription_state::active});
+      }
+      rp.deliver(std::move(xs));
+    },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
 /// Answers get_buddy_list: targets of the user's subscriptions plus, with
-/// auto-buddy, the other members of its domain roster; sorted, no
-/// duplicates.
+/// auto-buddy and when the user is a roster member, the other members of
+/// its domain roster (on every node); sorted, no duplicates.
 template <class Self>
 caf::result<user_list> buddies_with_roster(Self* self, const engine_refs& refs,
                                            subscription_list subs,
-                                           const std::string& aor) {
+                                           const std::string& aor, bool in_roster) {
   user_list own;
   for (auto& s : subs.subscriptions)
     own.users.push_back(s.target);
@@ -84,17 +122,17 @@ caf::result<user_list> buddies_with_roster(Self* self, const engine_refs& refs,
     xs.users.erase(std::unique(xs.users.begin(), xs.users.end()), xs.users.end());
     return xs;
   };
-  if (!refs.cfg->auto_buddy)
+  if (!refs.cfg->auto_buddy || !in_roster)
     return finish(std::move(own));
   auto rp = self->template make_response_promise<user_list>();
-  self->request(refs.roster, caf::infinite, roster_query{aor})
-    .then(
-      [rp, finish, own = std::move(own)](user_list& members) mutable {
-        for (auto& m : members.users)
-          own.users.push_back(std::move(m));
-        rp.deliver(finish(std::move(own)));
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  roster_members(
+    self, refs, aor,
+    [rp, finish, own = std::move(own)](user_list members) mutable {
+      for (auto& m : members.users)
+        own.users.push_back(std::move(m));
+      rp.deliver(finish(std::move(own)));
+    },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 

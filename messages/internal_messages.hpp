@@ -86,8 +86,9 @@ struct roster_batch {
   std::vector<roster_update> updates;
 };
 
-/// Query the roster of `aor`'s domain: every member except `aor` (empty when
-/// `aor` is not a member).
+/// Query the roster of `aor`'s domain: every member except `aor` (the
+/// caller knows whether `aor` itself is one). In a cluster each node's
+/// roster holds the members it owns; the caller asks them all.
 struct roster_query {
   std::string aor;
 };

@@ -27,6 +27,8 @@ struct route_member {
   /// Keeps the copies of the users this node replicates (null without
   /// replication).
   caf::actor replica;
+  /// The node's roster (the auto-buddy members it owns).
+  roster_actor roster;
 };
 
 /// An owner -> its users' replica node: the journal rows of their changes
@@ -43,7 +45,8 @@ struct cluster_routes {
   std::vector<route_member> members;
 };
 
-REGCORE_INSPECT(route_member, x.node_id, x.shards, x.subscriptions, x.bus, x.replica)
+REGCORE_INSPECT(route_member, x.node_id, x.shards, x.subscriptions, x.bus, x.replica,
+                x.roster)
 REGCORE_INSPECT(replica_batch, x.entries)
 REGCORE_INSPECT(cluster_routes, x.epoch, x.members)
 

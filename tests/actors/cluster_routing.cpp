@@ -274,4 +274,37 @@ CAF_TEST(bad routes are refused and change nothing) {
   CAF_CHECK_EQUAL(users_on(0), 1u);
 }
 
+CAF_TEST(auto buddy lists span the cluster) {
+  // One domain member owned by each node, registered through other nodes,
+  // and a member of another domain.
+  std::vector<std::string> members;
+  for (size_t i = 0; i < names.size(); ++i) {
+    members.push_back(owned_by(i, "buddy"));
+    CAF_REQUIRE(reg((i + 1) % 3, members.back(), "sip:b" + std::to_string(i) + "@192.0.2.7"));
+  }
+  CAF_REQUIRE(reg(0, "sip:stranger@other.org", "sip:s@192.0.2.8"));
+  std::sort(members.begin(), members.end());
+  for (auto& m : members) {
+    std::vector<std::string> others;
+    for (auto& x : members)
+      if (x != m)
+        others.push_back(x);
+    for (size_t via = 0; via < names.size(); ++via) {
+      auto buddies = call<user_list>(via, get_buddy_list_request{m});
+      CAF_REQUIRE(buddies);
+      CAF_CHECK_EQUAL(buddies->users, others);
+      auto watchers = call<watcher_list>(via, get_watchers_request{m});
+      CAF_REQUIRE(watchers);
+      std::vector<std::string> ws;
+      for (auto& w : watchers->watchers)
+        ws.push_back(w.watcher);
+      CAF_CHECK_EQUAL(ws, others);
+    }
+  }
+  // A user that is not registered is in no roster: no automatic buddies.
+  auto none = call<user_list>(1, get_buddy_list_request{"sip:nobody@localhost"});
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->users.empty());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
