@@ -199,6 +199,9 @@ std::optional<proc_sample> recorder::sample_target() const {
 void recorder::begin(time_point now) {
   start_ = now;
   stop_ = now;
+  start_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
   measuring_ = true;
   before_ = sample_target();
   sample_rss();
@@ -216,6 +219,18 @@ void recorder::end(time_point now) {
 double recorder::elapsed_seconds() const noexcept {
   auto end = ended_ ? stop_ : clock_type::now();
   return std::chrono::duration<double>(end - start_).count();
+}
+
+std::optional<double> recorder::first_error_ms() const {
+  if (!first_error_)
+    return std::nullopt;
+  return std::chrono::duration<double, std::milli>(*first_error_ - start_).count();
+}
+
+std::optional<double> recorder::last_error_ms() const {
+  if (!last_error_)
+    return std::nullopt;
+  return std::chrono::duration<double, std::milli>(*last_error_ - start_).count();
 }
 
 second_stats& recorder::slot(time_point now) {
@@ -236,10 +251,18 @@ void recorder::success(time_point scheduled, time_point now, uint64_t n) {
   ops_.fetch_add(n, std::memory_order_relaxed);
 }
 
-void recorder::failure(time_point, time_point now, const std::string& key, uint64_t n) {
+void recorder::failure(time_point scheduled, time_point now, const std::string& key,
+                       uint64_t n) {
   // Failed operations do not enter the latency histogram (a timeout would
   // only say "timer B"); they count as operations and as errors.
   errors_by_[key] += n;
+  // The window of the failed operations' due (sent) times: a timeout is
+  // seen timer B later, but what failed was sent then.
+  auto at = scheduled != time_point{} && scheduled < now ? scheduled : now;
+  if (!first_error_ || at < *first_error_)
+    first_error_ = at;
+  if (!last_error_ || at > *last_error_)
+    last_error_ = at;
   auto& s = slot(now);
   s.ops += n;
   s.errors += n;
@@ -332,6 +355,9 @@ void print_table(const run_info& info, const recorder& rec, std::FILE* out) {
                f.ops ? 100.0 * static_cast<double>(f.errors) / static_cast<double>(f.ops) : 0.0);
   for (auto& [key, n] : rec.errors())
     std::fprintf(out, "  %-22s %" PRIu64 "\n", ("  " + key).c_str(), n);
+  if (auto a = rec.first_error_ms(), b = rec.last_error_ms(); a && b)
+    std::fprintf(out, "  %-22s %.3f s to %.3f s after the start (%.0f ms)\n", "  failed ops sent",
+                 *a / 1e3, *b / 1e3, *b - *a);
   std::fprintf(out, "  latency (%" PRIu64 " successful operations)\n", h.count());
   std::fprintf(out, "    %-20s %s\n", "min", fmt_ns(h.min()).c_str());
   std::fprintf(out, "    %-20s %s\n", "mean", fmt_ns(static_cast<uint64_t>(h.mean())).c_str());
@@ -384,6 +410,14 @@ std::string write_json(const run_info& info, const recorder& rec, const std::str
   j["errors"] = f.errors;
   j["error_rate"] = f.ops ? static_cast<double>(f.errors) / static_cast<double>(f.ops) : 0.0;
   j["errors_by_status"] = rec.errors();
+  j["start_unix_ms"] = rec.start_unix_ms();
+  if (auto a = rec.first_error_ms(), b = rec.last_error_ms(); a && b) {
+    j["first_error_ms"] = *a;
+    j["last_error_ms"] = *b;
+  } else {
+    j["first_error_ms"] = nullptr;
+    j["last_error_ms"] = nullptr;
+  }
   j["seconds"] = f.seconds;
   j["throughput_per_s"] = f.rate;
   json lat;

@@ -117,6 +117,13 @@ public:
   const std::map<std::string, uint64_t>& errors() const noexcept { return errors_by_; }
   const std::map<std::string, uint64_t>& extras() const noexcept { return extras_; }
   const std::vector<second_stats>& timeline() const noexcept { return timeline_; }
+  /// Wall-clock time (Unix ms) when the measured phase began.
+  int64_t start_unix_ms() const noexcept { return start_unix_ms_; }
+  /// The earliest and latest due (send) time of a failed operation, ms
+  /// after the start (none without errors): the window of a disturbance,
+  /// e.g. a cluster node's take-over.
+  std::optional<double> first_error_ms() const;
+  std::optional<double> last_error_ms() const;
   double elapsed_seconds() const noexcept;
   std::optional<proc_sample> cpu_before() const { return before_; }
   std::optional<proc_sample> cpu_after() const { return after_; }
@@ -134,6 +141,9 @@ private:
   bool ended_ = false;
   time_point start_{};
   time_point stop_{};
+  int64_t start_unix_ms_ = 0;
+  std::optional<time_point> first_error_;
+  std::optional<time_point> last_error_;
   histogram latency_{7};
   std::map<std::string, uint64_t> errors_by_;
   std::map<std::string, uint64_t> extras_;
