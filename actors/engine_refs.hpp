@@ -67,16 +67,23 @@ struct engine_refs {
   caf::actor replica;
 
   /// True when changes are written (journal rows to the store: the journal,
-  /// and/or the cluster's replicas).
+  /// and/or the cluster's replicas while there is a cluster to replicate to;
+  /// alone, a node serializes nothing for them, and its first routes make
+  /// every user write its row, see the shard's rebalance).
   bool persistent() const noexcept {
-    return store && (cfg->persistence != durability::off || cfg->replication > 1);
+    return store && (cfg->persistence != durability::off || replicating());
   }
   /// True when a reply waits for its change to be committed (and
   /// replicated).
   bool sync() const noexcept {
     return store
            && (cfg->persistence == durability::sync
-               || (cfg->replication > 1 && cfg->replication_sync));
+               || (replicating() && cfg->replication_sync));
+  }
+  /// Replication is on and this node has other members to copy to.
+  bool replicating() const noexcept {
+    return cfg->replication > 1 && routes
+           && routes->clustered.load(std::memory_order_acquire);
   }
 
   /// A user_effects for one operation, with the current interest mask.

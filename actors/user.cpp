@@ -3,7 +3,10 @@
 
 #include "actors/user_host.hpp"
 
+#include <functional>
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace regcore::actors {
 
@@ -22,6 +25,11 @@ struct user_state {
   /// Handed over to another node (cluster): serves nothing more; its shard
   /// stops it.
   bool moved = false;
+  /// Changed since its last journal row; a flush_atom to itself is queued.
+  bool dirty = false;
+  bool flush_pending = false;
+  /// Replies waiting for the commit of the next row (durability sync).
+  std::vector<std::function<void(const caf::error*)>> held;
   static inline const char* name = "regcore.user";
 };
 
@@ -43,8 +51,44 @@ void after_op(user_self self, user_effects&& fx) {
   }
 }
 
-/// Writes the user's journal row after a change. Returns the promise of
-/// the reply when it must wait for the commit (durability sync, and the
+/// Writes the user's journal row now (if it changed since the last one);
+/// the replies held for it leave when the store has committed it.
+void flush_journal(user_self self) {
+  auto& st = self->state;
+  st.flush_pending = false;
+  if (!st.dirty && st.held.empty())
+    return;
+  journal_batch batch;
+  if (st.dirty)
+    batch.entries.push_back(user_entry(*st.logic, *st.refs->cfg, self->clock().now()));
+  st.dirty = false;
+  if (st.held.empty()) {
+    // The store logs a failure; nobody waits for this row.
+    self->request(st.refs->store, caf::infinite, std::move(batch))
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    return;
+  }
+  auto held = std::make_shared<std::vector<std::function<void(const caf::error*)>>>(
+    std::move(st.held));
+  st.held.clear();
+  self->request(st.refs->store, caf::infinite, std::move(batch))
+    .then(
+      [held](caf::ok_atom) {
+        for (auto& f : *held)
+          f(nullptr);
+      },
+      [held](caf::error& err) {
+        for (auto& f : *held)
+          f(&err);
+      });
+}
+
+/// Marks the user's journal row stale after a change. The row is written
+/// once for all the changes made before the flush_atom it queues to itself
+/// is handled (a burst of requests, e.g. thousands of SUBSCRIBEs to one
+/// presentity, serializes the user once, not once per request), or at once
+/// when the user is now empty (its shard may stop it). Returns the promise
+/// of the reply when it must wait for the commit (durability sync, and the
 /// message is a request: nobody waits for a one-way message), else none.
 template <class Reply>
 std::optional<caf::typed_response_promise<Reply>>
@@ -52,22 +96,28 @@ journal_change(user_self self, core::result<Reply>& res) {
   auto& st = self->state;
   if (!st.refs->persistent())
     return std::nullopt;
-  journal_batch batch;
-  batch.entries.push_back(user_entry(*st.logic, *st.refs->cfg, self->clock().now()));
+  st.dirty = true;
+  std::optional<caf::typed_response_promise<Reply>> result;
   auto* current = self->current_mailbox_element();
   bool is_request = current != nullptr && current->mid.is_request();
-  if (!st.refs->sync() || !res || !is_request) {
-    // The store logs a failure; nobody waits for this row.
-    self->request(st.refs->store, caf::infinite, std::move(batch))
-      .then([](caf::ok_atom) {}, [](caf::error&) {});
-    return std::nullopt;
+  if (st.refs->sync() && res && is_request) {
+    auto rp = self->template make_response_promise<Reply>();
+    auto reply = std::make_shared<Reply>(std::move(*res));
+    st.held.emplace_back([rp, reply](const caf::error* err) mutable {
+      if (err)
+        rp.deliver(*err);
+      else
+        rp.deliver(std::move(*reply));
+    });
+    result = rp;
   }
-  auto rp = self->template make_response_promise<Reply>();
-  auto reply = std::make_shared<Reply>(std::move(*res));
-  self->request(st.refs->store, caf::infinite, std::move(batch))
-    .then([rp, reply](caf::ok_atom) mutable { rp.deliver(std::move(*reply)); },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
+  if (st.logic->empty()) {
+    flush_journal(self);
+  } else if (!st.flush_pending) {
+    st.flush_pending = true;
+    self->send(self, flush_atom::value);
+  }
+  return result;
 }
 
 /// Runs one operation from the shard on the logic; a change (`Writes`) is
@@ -222,9 +272,13 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       core::result<caf::ok_atom> done{caf::ok_atom::value};
       (void) journal_change(self, done);
     },
+    [=](flush_atom) { flush_journal(self); },
     [=](hand_over_atom) -> caf::result<user_record> {
       auto& state = self->state;
       ++state.handled;
+      // Its last row reaches the store before the shard's erase row (the
+      // shard writes that once it has this reply).
+      flush_journal(self);
       state.moved = true;
       auto now = self->clock().now();
       return state.logic->snapshot(wall_offset(cfg(), now));

@@ -72,6 +72,8 @@ using user_actor = caf::typed_actor<
   // see messages/atoms.hpp.
   caf::reacts_to<user_record>,
   caf::reacts_to<rebalance_atom>,
+  // To itself: write the journal row of the changes since the last one.
+  caf::reacts_to<flush_atom>,
   caf::replies_to<hand_over_atom>::with<user_record>>;
 
 /// A directory shard (actors/directory_shard.hpp): owns the users whose AOR
@@ -84,7 +86,6 @@ using directory_shard_actor = user_actor::extend<
   caf::reacts_to<index_update>,
   caf::reacts_to<index_batch>,
   caf::reacts_to<restore_users>,
-  caf::reacts_to<flush_atom>,
   caf::reacts_to<user_status>,
   caf::replies_to<stats_atom>::with<shard_stats>>;
 
