@@ -751,17 +751,54 @@ caf::result<register_batch_reply> register_batch(shard_self self,
 /// reverse index and, when it was in its domain roster, it joins again.
 /// What expired while the server was down is expired by the usual path at
 /// the first wake-up, so its events are emitted once.
+/// Cluster: what a user needs to find the dialogs whose SIP edge was on a
+/// lost member (the live members' tag prefixes) and where they go (this
+/// node's edge); none without a cluster or an edge.
+std::optional<orphan_check> orphan_context(shard_self self) {
+  auto t = self->state.refs->table();
+  if (!t || t->members.empty() || !t->members[t->self].edge)
+    return std::nullopt;
+  orphan_check result;
+  for (auto& name : t->names)
+    result.live.push_back(core::dialog_tag_prefix(name));
+  result.edge = t->members[t->self].edge;
+  return result;
+}
+
+/// Sends the dialogs of user `i` whose edge was lost to this node's edge
+/// (a passive user has none: watchers make a user active).
+void adopt_orphans(shard_self self, user_iter i, const orphan_check& ctx) {
+  auto& slot = i->second;
+  if (slot.passive()) {
+    auto xs = slot.logic.orphan_dialogs(ctx.live);
+    if (!xs.empty())
+      caf::anon_send(ctx.edge, adopt_dialogs{std::move(xs)});
+    return;
+  }
+  self->send(slot.active->actor, ctx);
+}
+
 void restore(shard_self self, restore_users& xs) {
   auto& st = self->state;
   auto now = now_of(self);
   auto to_steady = -wall_offset(*st.refs->cfg, now);
+  // Users from another node may have dialogs whose edge was lost with it.
+  auto orphans = xs.handed_over ? orphan_context(self) : std::nullopt;
+  auto adopt = [&](const std::string& aor) {
+    if (!orphans)
+      return;
+    if (auto i = st.users.find(std::string_view{aor}); i != st.users.end())
+      adopt_orphans(self, i, *orphans);
+  };
   for (auto& rec : xs.users) {
     if (auto i = st.users.find(std::string_view{rec.aor}); i != st.users.end()) {
+      auto aor = rec.aor;
       // Handed over while requests that came here first made the user anew
       // (never at start-up: one row per AOR): merge, the live state wins.
       if (!i->second.passive()) {
         ++i->second.active->forwarded;
         self->send(i->second.active->actor, std::move(rec));
+        adopt(aor);
         continue;
       }
       auto before = i->second.logic.next_deadline();
@@ -769,6 +806,7 @@ void restore(shard_self self, restore_users& xs) {
       i->second.logic.absorb(std::move(rec), to_steady, now, fx);
       journal_user(self, i->second.logic);
       after_passive(self, i, fx, before);
+      adopt(aor);
       continue;
     }
     auto logic = user_logic::restore(std::move(rec), to_steady, now);
@@ -786,7 +824,9 @@ void restore(shard_self self, restore_users& xs) {
     // From another node: a change here (this node's journal and replicas).
     if (xs.handed_over)
       journal_user(self, i->second.logic);
+    std::string aor = orphans ? std::string{i->first} : std::string{};
     after_passive(self, i, fx, std::nullopt);
+    adopt(aor);
   }
 }
 
@@ -850,8 +890,20 @@ void rebalance(shard_self self) {
   auto t = st.refs->cluster();
   auto old = std::exchange(st.routes_seen, t);
   st.moved.clear();
-  if (!t)
-    return; // alone: everything is ours, nobody to replicate to
+  // The dialogs of a lost member's edge, of the users this node keeps, go
+  // to this node's edge (after the hand-over below: not those it gives up).
+  auto orphans = orphan_context(self);
+  auto adopt_kept = [&] {
+    if (!orphans)
+      return;
+    for (auto i = st.users.begin(); i != st.users.end(); ++i)
+      if (!i->second.passive() && st.moved.count(core::stable_hash(i->first)) == 0)
+        adopt_orphans(self, i, *orphans);
+  };
+  if (!t) {
+    adopt_kept(); // alone: everything is ours, nobody to replicate to
+    return;
+  }
   auto copies = st.refs->cfg->replication;
   bool resync = st.refs->persistent() && copies > 1;
   auto to_wall = wall_offset(*st.refs->cfg, now_of(self));
@@ -921,6 +973,7 @@ void rebalance(shard_self self) {
           drop_active(self, aor);
         });
   }
+  adopt_kept();
   if (passive_away + active_away.size() > 0 || resynced > 0)
     spdlog::info("cluster: shard handed over {} users ({} active) to their new owners, "
                  "re-replicated {} (epoch {})",
@@ -1163,6 +1216,11 @@ directory_shard(shard_self self, std::shared_ptr<const engine_refs> refs) {
       restore(self, xs);
     },
     [=](rebalance_atom) { rebalance(self); },
+    [=](orphan_check& x) {
+      auto& users = self->state.users;
+      for (auto i = users.begin(); i != users.end(); ++i)
+        adopt_orphans(self, i, x);
+    },
     [=](hand_over_atom) -> caf::result<user_record> {
       return core::make_caf_error(core::errc::invalid_state,
                                   "A shard hands its users over on rebalance");

@@ -477,7 +477,7 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
 
 route_member engine::route_entry(const std::string& node_id) const {
   return route_member{node_id, refs->shards, subscriptions, refs->bus, refs->replica,
-                      refs->roster};
+                      refs->roster, caf::actor{}};
 }
 
 void engine::take_over() const {

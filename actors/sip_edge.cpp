@@ -194,7 +194,7 @@ const std::string& http_date(edge_state& st) {
 }
 
 /// A To tag that is the same for retransmissions of one request.
-std::string to_tag_for(const core::sip_message& req) {
+std::string to_tag_for(const std::string& prefix, const core::sip_message& req) {
   std::string seed{req.call_id()};
   seed += std::to_string(req.cseq().number);
   if (!req.vias().empty())
@@ -204,7 +204,7 @@ std::string to_tag_for(const core::sip_message& req) {
   std::string tag(12, '0');
   for (int i = 11; i >= 0; --i, h >>= 4)
     tag[static_cast<size_t>(i)] = digits[h & 0xF];
-  return tag;
+  return prefix.empty() ? tag : prefix + tag;
 }
 
 /// host:port of listener `i` as we put it in Via and Contact.
@@ -240,7 +240,8 @@ subscription_supervisor_actor supervisor_for(const edge_state& st, const std::st
 core::sip_builder respond(edge_actor* self, const request_ctx& ctx,
                           const core::sip_message& req, int status,
                           std::string_view reason) {
-  auto b = core::make_response(req, status, reason, to_tag_for(req),
+  auto b = core::make_response(req, status, reason,
+                               to_tag_for(self->state.settings.dialog_tag_prefix, req),
                                core::source_address{ctx.from.ip, ctx.from.port});
   b.header(core::header_id::server, self->state.settings.server_name);
   return b;
@@ -735,7 +736,7 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
     r.watcher = std::string{req.from().uri};
     r.target = *target;
   }
-  auto tag = to_tag_for(req);
+  auto tag = to_tag_for(st.settings.dialog_tag_prefix, req);
   if (r.id.empty()) {
     // The dialog as the engine keeps (and journals) it with the
     // subscription: what a restarted edge needs to go on notifying.
@@ -1084,6 +1085,8 @@ void restore_dialogs(edge_state& st,
   if (!resumable)
     return;
   for (auto& w : *resumable) {
+    if (st.dialogs.count(w.sub.id) > 0)
+      continue; // adopted twice (rebalance and take-over), or ours anyway
     auto& di = w.dialog;
     sip_dialog d;
     if (!split_hostport(di.received, d.peer.ip, d.peer.port)) {
@@ -1186,6 +1189,19 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       // To the bus that sent it: this node's or another member's.
       if (auto sender = self->current_sender())
         self->send(caf::actor_cast<caf::actor>(sender), event_ack{});
+    },
+    [=](adopt_dialogs& x) {
+      // Dialogs of a lost member's edge, for users this node owns: NOTIFYs
+      // go from here now, starting with one with the current state (its
+      // Contact is ours: the watcher's refreshes come here).
+      auto& st2 = self->state;
+      auto before = st2.dialogs.size();
+      restore_dialogs(st2, std::make_shared<const std::vector<stored_watcher>>(
+                             std::move(x.watchers)));
+      if (st2.dialogs.size() > before)
+        spdlog::warn("sip: adopted {} subscription dialogs of a lost cluster member",
+                     st2.dialogs.size() - before);
+      resume_notifies(self);
     },
     [=](cluster_routes& routes) {
       // The users of a subscription's target live on its owner, whose bus

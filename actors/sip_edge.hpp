@@ -70,6 +70,10 @@ struct sip_edge_settings {
   /// An authenticated user may only register or publish for its own AOR
   /// (and subscribe as itself): the user part must be the digest username.
   std::optional<sip_auth_settings> auth;
+  /// Cluster: the start of every To-tag this edge makes
+  /// (core::dialog_tag_prefix of the node id), so any member can tell which
+  /// edge terminates a stored dialog; empty outside a cluster.
+  std::string dialog_tag_prefix;
 };
 
 /// Spawns the edge. It subscribes to the engine's NotifyRequired events and

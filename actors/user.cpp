@@ -273,6 +273,13 @@ user_actor::behavior_type user(user_self self, std::shared_ptr<user_logic> logic
       (void) journal_change(self, done);
     },
     [=](flush_atom) { flush_journal(self); },
+    [=](orphan_check& x) {
+      if (self->state.moved || !x.edge)
+        return;
+      auto xs = self->state.logic->orphan_dialogs(x.live);
+      if (!xs.empty())
+        caf::anon_send(x.edge, adopt_dialogs{std::move(xs)});
+    },
     [=](hand_over_atom) -> caf::result<user_record> {
       auto& state = self->state;
       ++state.handled;

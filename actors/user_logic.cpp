@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/hash.hpp"
+#include "core/ownership.hpp"
 #include "core/pidf.hpp"
 #include "core/presence.hpp"
 #include "core/registration.hpp"
@@ -742,6 +743,23 @@ void user_logic::absorb(user_record rec, core::duration to_steady, core::time_po
     p_->pidf.clear(); // rendered on demand
     release_part_if_idle();
   }
+}
+
+std::vector<stored_watcher>
+user_logic::orphan_dialogs(const std::vector<std::string>& live) const {
+  std::vector<stored_watcher> result;
+  if (!p_)
+    return result;
+  for (auto& kvp : p_->watchers) {
+    auto& w = kvp.second;
+    if (w.dialog.call_id.empty() || w.sub.state == core::subscription_state::terminated)
+      continue;
+    auto prefix = core::dialog_tag_prefix_of(w.dialog.local_tag);
+    if (prefix.empty() || std::find(live.begin(), live.end(), prefix) != live.end())
+      continue;
+    result.push_back(w);
+  }
+  return result;
 }
 
 std::string user_logic::new_etag() {

@@ -130,6 +130,10 @@ public:
   void apply_policy(const core::presence_policy& policy, core::time_point now,
                     user_effects& fx);
 
+  /// Cluster: the watchers whose SIP dialog's edge (its local tag's
+  /// core::dialog_tag_prefix) is none of `live` -- a lost member's.
+  std::vector<stored_watcher> orphan_dialogs(const std::vector<std::string>& live) const;
+
   // -- watching (this user is the watcher) -------------------------------------
 
   core::result<void> add_watching(const add_watching_request& req);

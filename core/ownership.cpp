@@ -85,4 +85,24 @@ std::vector<size_t> replica_set(std::string_view key,
   return order;
 }
 
+std::string dialog_tag_prefix(std::string_view node_id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  auto h = stable_hash(node_id);
+  std::string result = "n00000000.";
+  for (int i = 8; i >= 1; --i, h >>= 4)
+    result[static_cast<size_t>(i)] = digits[h & 0xF];
+  return result;
+}
+
+std::string_view dialog_tag_prefix_of(std::string_view tag) noexcept {
+  if (tag.size() < 10 || tag[0] != 'n' || tag[9] != '.')
+    return {};
+  for (size_t i = 1; i < 9; ++i) {
+    auto c = tag[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return {};
+  }
+  return tag.substr(0, 10);
+}
+
 } // namespace regcore::core

@@ -51,4 +51,14 @@ std::vector<size_t> replica_set(std::string_view key,
                                 const std::vector<std::string>& members,
                                 size_t copies);
 
+/// The prefix of the dialog tags (To-tags of SUBSCRIBE dialogs) the SIP
+/// edge of cluster member `node_id` makes: "n" + 8 hex digits of the id's
+/// stable_hash + ".". Any node can tell from a stored dialog which member
+/// terminates it (and adopt it when that member is lost).
+std::string dialog_tag_prefix(std::string_view node_id);
+
+/// The dialog_tag_prefix() `tag` starts with, or empty (a tag of a node
+/// outside a cluster).
+std::string_view dialog_tag_prefix_of(std::string_view tag) noexcept;
+
 } // namespace regcore::core

@@ -72,6 +72,7 @@ using user_actor = caf::typed_actor<
   // see messages/atoms.hpp.
   caf::reacts_to<user_record>,
   caf::reacts_to<rebalance_atom>,
+  caf::reacts_to<orphan_check>,
   // To itself: write the journal row of the changes since the last one.
   caf::reacts_to<flush_atom>,
   caf::replies_to<hand_over_atom>::with<user_record>>;

@@ -29,6 +29,9 @@ struct route_member {
   caf::actor replica;
   /// The node's roster (the auto-buddy members it owns).
   roster_actor roster;
+  /// The node's SIP edge (null: none, e.g. an embedded engine): adopts the
+  /// dialogs of lost members for the users this node owns.
+  caf::actor edge;
 };
 
 /// An owner -> its users' replica node: the journal rows of their changes
@@ -46,7 +49,7 @@ struct cluster_routes {
 };
 
 REGCORE_INSPECT(route_member, x.node_id, x.shards, x.subscriptions, x.bus, x.replica,
-                x.roster)
+                x.roster, x.edge)
 REGCORE_INSPECT(replica_batch, x.entries)
 REGCORE_INSPECT(cluster_routes, x.epoch, x.members)
 

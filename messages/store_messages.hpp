@@ -23,6 +23,8 @@
 #include "messages/inspect_macro.hpp"
 #include "messages/presence_messages.hpp"
 
+#include <caf/actor.hpp>
+
 namespace regcore {
 
 /// How a state change is made durable before it is acknowledged.
@@ -96,6 +98,21 @@ struct restore_users {
   bool handed_over = false;
 };
 
+/// Cluster: to a user (through its shard), the dialog-tag prefixes of the
+/// live members (core::dialog_tag_prefix); the user sends the watcher
+/// dialogs whose SIP edge is on none of them to `edge` (adopt_dialogs).
+struct orphan_check {
+  std::vector<std::string> live;
+  caf::actor edge;
+};
+
+/// Cluster: to a SIP edge, subscription dialogs whose edge was on a lost
+/// member: the edge sends their NOTIFYs from now on (and one at once with
+/// the current state).
+struct adopt_dialogs {
+  std::vector<stored_watcher> watchers;
+};
+
 REGCORE_INSPECT(journal_entry, x.table, x.key, x.value)
 REGCORE_INSPECT(journal_batch, x.entries)
 REGCORE_INSPECT(stored_publication, x.etag, x.device, x.expires_at)
@@ -103,5 +120,7 @@ REGCORE_INSPECT(stored_watcher, x.sub, x.dialog, x.action)
 REGCORE_INSPECT(user_record, x.aor, x.bindings, x.presence_enabled,
                 x.in_roster, x.pubs, x.watchers, x.watching, x.etag_counter)
 REGCORE_INSPECT(restore_users, x.users, x.handed_over)
+REGCORE_INSPECT(orphan_check, x.live, x.edge)
+REGCORE_INSPECT(adopt_dialogs, x.watchers)
 
 } // namespace regcore

@@ -103,6 +103,8 @@
   X(stored_watcher, stored_watcher) \
   X(user_record, user_record) \
   X(restore_users, restore_users) \
+  X(orphan_check, orphan_check) \
+  X(adopt_dialogs, adopt_dialogs) \
   X(core::cluster_member, cluster_member) \
   X(node_handles, node_handles) \
   X(cluster_hello, cluster_hello) \

@@ -23,8 +23,13 @@ that it routes over the 3 members. Then, over SIP/UDP:
     (nothing lost, nothing duplicated), and a PUBLISH of the presentity
     (again node 3's) through node 2 reaches the watcher through node 1 with
     a higher CSeq than every NOTIFY before;
+  - before that first kill, two watchers SUBSCRIBE through node 3 (to the
+    presentity, and to a user of node 1): once node 3 is gone, the owners
+    of the presentities adopt the dialogs and NOTIFY them at once with a
+    higher CSeq, and a PUBLISH after the loss reaches the watcher;
   - node 1 is killed: the users' copies were re-made for the new routes at
-    the rejoin, so nodes 2 and 3 still find every user.
+    the rejoin, so nodes 2 and 3 still find every user; the first watcher's
+    dialog (node 1's edge) is adopted by node 3.
 Bounded: each wait has a deadline; every process is stopped at the end.
 """
 import os
@@ -171,6 +176,31 @@ def register(ua, port, aor, contact, cseq, seconds=5):
         seconds)
 
 
+def subscribe(ua, port, target, call_id):
+    """SUBSCRIBE through `port`; waits for the first NOTIFY. Returns its CSeq."""
+    r = ua.request(port, (
+        "SUBSCRIBE %s SIP/2.0\nVia: VIA\nMax-Forwards: 70\n"
+        "From: <sip:%s@localhost>;tag=%s\nTo: <%s>\nCall-ID: %s\n"
+        "CSeq: 1 SUBSCRIBE\nContact: <sip:%s@127.0.0.1:%d>\nEvent: presence\n"
+        "Accept: application/pidf+xml\nExpires: 600\nContent-Length: 0\n\n")
+        % (target, ua.name, ua.name, target, call_id, ua.name, ua.port))
+    if not r.startswith("SIP/2.0 200"):
+        fail("%s: SUBSCRIBE to %s: %s" % (ua.name, target, r.splitlines()[0]))
+    return wait_notify(ua, lambda a, m: True, 5, "first NOTIFY")
+
+
+def wait_notify(ua, pred, seconds, what):
+    """Waits for a NOTIFY received from now on with pred(addr, msg); its CSeq."""
+    seen = len(ua.notifies)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for addr, msg in ua.notifies[seen:]:
+            if pred(addr, msg):
+                return int(header(msg, "CSeq").split()[0]), addr
+        ua.receive(0.1)
+    fail("%s: no %s (%d NOTIFYs)" % (ua.name, what, len(ua.notifies)))
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: routing.py REGISTRARD", file=sys.stderr)
@@ -241,6 +271,13 @@ def main():
                 fail("the NOTIFY came from port %d, not node-1's %d" % (got[0][1], nodes[0].sip_port))
             print("a watcher on node-1 got the NOTIFY of %s (owned by node-3), "
                   "published through node-2" % alice, flush=True)
+            # Two watchers whose dialogs node-3's edge terminates: one of
+            # alice (node-3's user too), one of carol (node-1's user).
+            carol = next("sip:carol%d@localhost" % k for k in range(1000)
+                         if owner("sip:carol%d@localhost" % k) == 0)
+            w2, w3 = Ua("w2"), Ua("w3")
+            c2, _ = subscribe(w2, nodes[2].sip_port, alice, "w2-sub@test")
+            c3, _ = subscribe(w3, nodes[2].sip_port, carol, "w3-sub@test")
             # kill -9 node-3: its users' replicas take them over.
             t0 = time.time()
             nodes[2].proc.send_signal(signal.SIGKILL)
@@ -254,6 +291,31 @@ def main():
                     if not r.startswith("SIP/2.0 200") or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r:
                         fail("after the kill, query of %s (owner was %s) through %s: %s"
                              % (aor, NODES[owner(aor)], NODES[via], r.splitlines()[0]))
+            # The dialogs node-3's edge terminated are adopted by the owners
+            # of their presentities: a NOTIFY with the current state comes
+            # at once from the adopter, with a higher CSeq.
+            dead = nodes[2].sip_port
+            c2b, a2 = wait_notify(w2, lambda a, m: a[1] != dead, 5, "NOTIFY after node-3's loss")
+            c3b, a3 = wait_notify(w3, lambda a, m: True, 5, "NOTIFY after node-3's loss")
+            if c2b <= c2 or c3b <= c3:
+                fail("adopted dialogs: CSeq %d after %d, %d after %d" % (c2b, c2, c3b, c3))
+            if a3[1] != nodes[0].sip_port:
+                fail("carol's watcher got its NOTIFY from port %d, not node-1's" % a3[1])
+            r = pub.request(nodes[1].sip_port, (
+                "PUBLISH %s SIP/2.0\nVia: VIA\nMax-Forwards: 70\nFrom: <%s>;tag=p1\n"
+                "To: <%s>\nCall-ID: cluster-pub2@test\nCSeq: 1 PUBLISH\nEvent: presence\n"
+                "Expires: 600\nContent-Type: application/pidf+xml\nContent-Length: %d\n\n")
+                % (alice, alice, alice, len(body.replace("hello from node 3", "orphans adopted")))
+                + body.replace("hello from node 3", "orphans adopted"))
+            if not r.startswith("SIP/2.0 200"):
+                fail("PUBLISH after node-3's loss: %s" % r.splitlines()[0])
+            c2c, _ = wait_notify(w2, lambda a, m: "orphans adopted" in m, 5,
+                                 "NOTIFY with the note published after node-3's loss")
+            if c2c <= c2b:
+                fail("w2: CSeq %d after %d" % (c2c, c2b))
+            print("the dialogs node-3's edge terminated were adopted: NOTIFYs from ports %d and "
+                  "%d, CSeq %d > %d and %d > %d; a PUBLISH after the loss reached w2 (CSeq %d)"
+                  % (a2[1], a3[1], c2b, c2, c3b, c3, c2c), flush=True)
             print("after kill -9 of node-3, all 30 users (%d of them node-3's) found "
                   "through node-1 and node-2 (%.2f s from the kill to the last answer)"
                   % (len(lost), time.time() - t0), flush=True)
@@ -268,7 +330,8 @@ def main():
                     if time.time() > deadline:
                         fail("%s does not route over 3 members after node-3's restart" % n.name)
                     time.sleep(0.05)
-            aors = users + [alice, "sip:bob@localhost"]
+            aors = users + [alice, carol, "sip:bob@localhost", "sip:w2@localhost",
+                            "sip:w3@localhost"]
             share = sum(1 for a in aors if owner(a) == 2)
             handed = 0
             deadline = time.time() + 10
@@ -329,8 +392,13 @@ def main():
                             or "u%d@127.0.0.1:%d" % (i, 7000 + i) not in r or len(contacts) != 1):
                         fail("after kill -9 of node-1, query of %s through %s: %s"
                              % (aor, NODES[via], r))
+            # bob's dialog (node-1's edge) is adopted by alice's owner, node-3.
+            cb, ab = wait_notify(watcher, lambda a, m: True, 5, "NOTIFY after node-1's loss")
+            if ab[1] != nodes[2].sip_port or cb <= cseq:
+                fail("bob's adopted dialog: NOTIFY from port %d (node-3: %d), CSeq %d after %d"
+                     % (ab[1], nodes[2].sip_port, cb, cseq))
             print("PASS: after the rejoin and a kill -9 of node-1, all 30 users found through "
-                  "node-2 and node-3", flush=True)
+                  "node-2 and node-3; bob's dialog adopted by node-3 (CSeq %d)" % cb, flush=True)
         except SystemExit:
             for n in nodes:
                 print("---- %s (last 8 lines)" % n.name)

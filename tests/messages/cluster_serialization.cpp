@@ -77,7 +77,7 @@ CAF_TEST(a member keeps id address and incarnation) {
 CAF_TEST(a hello carries the node handle and the member list) {
   auto node = sys.spawn(idle);
   cluster_hello h{member(1, 100),
-                  node_handles{node, route_member{"node-1", {}, {}, {}, {}, {}}},
+                  node_handles{node, route_member{"node-1", {}, {}, {}, {}, {}, {}}},
                   {member(1, 100), member(2, 200), member(3, 300)},
                   true};
   auto back = through_message(h);

@@ -22,6 +22,7 @@
 #include "actors/journal.hpp"
 #include "actors/sip_edge.hpp"
 #include "core/digest.hpp"
+#include "core/ownership.hpp"
 #include "messages/sip_messages.hpp"
 #include "messages/types.hpp"
 
@@ -235,6 +236,9 @@ int main(int argc, char** argv) {
       spdlog::info("restored {} users from {} in {} ms", eng.restored_users,
                    actors::journal_path(cfg), ms);
     }
+    if (actors::cluster_enabled(cfg))
+      settings.dialog_tag_prefix =
+        core::dialog_tag_prefix(actors::cluster_settings_of(cfg).node_id);
     auto server = actors::start_sip_server(sys, eng, where, settings);
     if (!server) {
       std::cerr << "registrard: cannot listen: " << sys.render(server.error()) << "\n";
@@ -249,7 +253,11 @@ int main(int argc, char** argv) {
       caf::actor cluster_node;
       if (actors::cluster_enabled(cfg)) {
         auto cs = actors::cluster_settings_of(cfg);
-        auto node = actors::start_cluster_node(sys, cs, eng.route_entry(cs.node_id));
+        // This node's engine handles, and its edge: the members adopt the
+        // dialogs of a lost member's edge through it.
+        auto entry = eng.route_entry(cs.node_id);
+        entry.edge = server->edge();
+        auto node = actors::start_cluster_node(sys, cs, std::move(entry));
         if (!node) {
           std::cerr << "registrard: " << sys.render(node.error()) << "\n";
           server->stop();
