@@ -102,3 +102,21 @@ CAF_TEST(the owner from the key hash and member salts is the owner) {
   for (size_t i = 0; i < 1000; ++i)
     CAF_CHECK_EQUAL(owner_of_hash(stable_hash(aor(i)), salts, three), owner_of(aor(i), three));
 }
+
+CAF_TEST(dialog tag prefixes name their node and are recognized) {
+  auto a = dialog_tag_prefix("node-1");
+  auto b = dialog_tag_prefix("node-2");
+  CAF_CHECK_EQUAL(a.size(), 10u);
+  CAF_CHECK_NOT_EQUAL(a, b);
+  CAF_CHECK_EQUAL(a, dialog_tag_prefix("node-1")); // stable
+  auto tag_a = a + "0123456789ab"; // the view points into its tag
+  auto tag_b = b + "x";
+  CAF_CHECK_EQUAL(dialog_tag_prefix_of(tag_a), a);
+  CAF_CHECK_EQUAL(dialog_tag_prefix_of(tag_b), b);
+  // Tags of an edge outside a cluster, and look-alikes, have none.
+  CAF_CHECK(dialog_tag_prefix_of("0123456789ab").empty());
+  CAF_CHECK(dialog_tag_prefix_of("n1234567").empty());
+  CAF_CHECK(dialog_tag_prefix_of("n1234567g.abc").empty());
+  CAF_CHECK(dialog_tag_prefix_of("n12345678-abc").empty());
+  CAF_CHECK(dialog_tag_prefix_of("").empty());
+}
