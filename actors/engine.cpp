@@ -490,6 +490,8 @@ void engine::rebalance() const {
     return;
   for (auto& s : refs->shards)
     caf::anon_send(s, rebalance_atom::value);
+  if (subscriptions)
+    caf::anon_send(subscriptions, rebalance_atom::value);
 }
 
 bool engine::set_routes(const cluster_routes& routes, const std::string& self_id) const {

@@ -143,6 +143,9 @@ struct replica_state {
   std::shared_ptr<const engine_refs> refs;
   /// The newest row of every user this node holds a copy of.
   std::unordered_map<std::string, std::vector<char>> users;
+  /// The same for the presence policies (their users' owners' supervisors
+  /// write them).
+  std::unordered_map<std::string, std::vector<char>> policies;
   static inline const char* name = "regcore.replica";
 };
 
@@ -182,6 +185,30 @@ void take_over(replica_self self) {
     }
     i = st.users.erase(i);
   }
+  // Policies: those of users this node now owns go to its supervisor.
+  policy_batch pols;
+  for (auto i = st.policies.begin(); i != st.policies.end();) {
+    auto set = core::replica_set(i->first, t->names, copies);
+    if (!set.empty() && set.front() == t->self) {
+      set_policy_request p;
+      p.aor = i->first;
+      if (from_bytes(std::string_view{i->second.data(), i->second.size()}, p.policy))
+        pols.policies.push_back(std::move(p));
+      else
+        spdlog::error("cluster: unreadable replica policy of {}", i->first);
+      i = st.policies.erase(i);
+    } else if (std::find(set.begin(), set.end(), t->self) == set.end()) {
+      i = st.policies.erase(i);
+      ++dropped;
+    } else {
+      ++i;
+    }
+  }
+  if (!pols.policies.empty() && t->members[t->self].subscriptions) {
+    spdlog::warn("cluster: took over {} presence policies from their lost owner",
+                 pols.policies.size());
+    self->send(t->members[t->self].subscriptions, std::move(pols));
+  }
   if (dropped > 0)
     spdlog::info("cluster: dropped {} copies this node no longer replicates", dropped);
   if (moved == 0)
@@ -202,14 +229,13 @@ caf::behavior replica(replica_self self, std::shared_ptr<const engine_refs> refs
   self->state.refs = std::move(refs);
   return {
     [=](replica_batch& batch) {
-      auto& users = self->state.users;
       for (auto& e : batch.entries) {
-        if (e.table != journal_table::users)
-          continue;
+        auto& rows = e.table == journal_table::users ? self->state.users
+                                                     : self->state.policies;
         if (e.value.empty())
-          users.erase(e.key);
+          rows.erase(e.key);
         else
-          users[e.key] = std::move(e.value);
+          rows[e.key] = std::move(e.value);
       }
       return caf::ok_atom::value;
     },

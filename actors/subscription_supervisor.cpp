@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "actors/subscription_supervisor.hpp"
 
+#include <map>
 #include <optional>
 #include <unordered_map>
 
@@ -10,6 +11,8 @@
 #include "core/presence.hpp"
 #include "core/sip_uri.hpp"
 #include "core/strings.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace regcore::actors {
 
@@ -129,6 +132,44 @@ caf::result<subscribe_reply> new_subscription(sup_self self, subscribe_request& 
   return rp;
 }
 
+/// Sends `rows` to the store (its failure is logged there).
+void journal_rows(sup_self self, std::vector<journal_entry> rows) {
+  if (rows.empty())
+    return;
+  self->request(self->state.refs->store, caf::infinite, journal_batch{std::move(rows)})
+    .then([](caf::ok_atom) {}, [](caf::error&) {});
+}
+
+/// After new routes: the policies of users another member owns now go to
+/// that member's supervisor (and leave this node's journal; only an owner
+/// replicates, so the erase row stays local); those kept are written again,
+/// so new replicas get them (policies are few).
+void rebalance_policies(sup_self self) {
+  auto& st = self->state;
+  auto t = st.refs->cluster();
+  if (!t || !st.refs->persistent())
+    return;
+  std::map<size_t, policy_batch> away;
+  std::vector<journal_entry> rows;
+  for (auto i = st.policies.begin(); i != st.policies.end();) {
+    auto m = t->owner(core::stable_hash(i->first));
+    if (m == t->self) {
+      rows.push_back(journal_entry{journal_table::policies, i->first, to_bytes(i->second)});
+      ++i;
+      continue;
+    }
+    away[m].policies.push_back(set_policy_request{i->first, std::move(i->second)});
+    rows.push_back(journal_entry{journal_table::policies, i->first, {}});
+    i = st.policies.erase(i);
+  }
+  journal_rows(self, std::move(rows));
+  for (auto& [m, batch] : away) {
+    spdlog::info("cluster: handed {} presence policies over to {}", batch.policies.size(),
+                 t->members[m].node_id);
+    self->send(t->members[m].subscriptions, std::move(batch));
+  }
+}
+
 subscription_supervisor_actor::behavior_type
 subscription_supervisor(sup_self self, std::shared_ptr<const engine_refs> refs,
                         supervisor_restore initial) {
@@ -194,6 +235,17 @@ subscription_supervisor(sup_self self, std::shared_ptr<const engine_refs> refs,
         return *held;
       return caf::ok_atom::value;
     },
+    [=](policy_batch& xs) {
+      auto& st = self->state;
+      std::vector<journal_entry> rows;
+      for (auto& p : xs.policies) {
+        auto [i, added] = st.policies.try_emplace(p.aor, std::move(p.policy));
+        if (added && st.refs->persistent())
+          rows.push_back(journal_entry{journal_table::policies, i->first, to_bytes(i->second)});
+      }
+      journal_rows(self, std::move(rows));
+    },
+    [=](rebalance_atom) { rebalance_policies(self); },
   };
 }
 

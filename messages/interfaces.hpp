@@ -94,7 +94,12 @@ using directory_shard_actor = user_actor::extend<
 using subscription_supervisor_actor = caf::typed_actor<
   caf::replies_to<subscribe_request>::with<subscribe_reply>,
   caf::replies_to<unsubscribe_request>::with<caf::ok_atom>,
-  caf::replies_to<set_policy_request>::with<caf::ok_atom>>;
+  caf::replies_to<set_policy_request>::with<caf::ok_atom>,
+  // Cluster (actors/subscription_supervisor.cpp): policies arriving from
+  // another node; after new routes, hand over those of users owned
+  // elsewhere now.
+  caf::reacts_to<policy_batch>,
+  caf::reacts_to<rebalance_atom>>;
 
 /// The service API in one typed handle (actors/engine.hpp): what a host
 /// application talks to. Per-user requests are routed to the owning shard,

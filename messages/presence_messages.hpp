@@ -164,6 +164,14 @@ struct set_policy_request {
   core::presence_policy policy;
 };
 
+/// Cluster: presence policies handed over by a supervisor whose node no
+/// longer owns their users, or restored from a lost owner's copies. The
+/// receiving supervisor keeps those it has none for (a policy set there in
+/// the meantime wins) and journals them.
+struct policy_batch {
+  std::vector<set_policy_request> policies;
+};
+
 REGCORE_INSPECT(presence_update_request, x.aor, x.device_id, x.status,
                 x.custom_status, messages::opt(x.basic), x.note, x.activities,
                 messages::opt(x.expires))
@@ -189,6 +197,7 @@ REGCORE_INSPECT(get_subscriptions_request, x.aor)
 REGCORE_INSPECT(subscription_list, x.subscriptions)
 REGCORE_INSPECT(get_buddy_list_request, x.aor)
 REGCORE_INSPECT(set_policy_request, x.aor, x.policy)
+REGCORE_INSPECT(policy_batch, x.policies)
 
 } // namespace regcore
 

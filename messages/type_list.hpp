@@ -60,6 +60,7 @@
   X(subscription_list, subscription_list) \
   X(get_buddy_list_request, get_buddy_list_request) \
   X(set_policy_request, set_policy_request) \
+  X(policy_batch, policy_batch) \
   X(core::presence_policy, presence_policy) \
   X(add_watcher_request, add_watcher_request) \
   X(refresh_watcher_request, refresh_watcher_request) \

@@ -281,4 +281,43 @@ CAF_TEST(the last survivor of two takes everything over) {
   CAF_CHECK_EQUAL(users_on(0), 20u);
 }
 
+CAF_TEST(presence policies follow their users at hand-over and take-over) {
+  const std::vector<std::string> two = {"node-1", "node-2"};
+  route(two);
+  // A presentity node-3 will own once it joins.
+  std::string target;
+  for (int k = 0; target.empty(); ++k) {
+    auto aor = "sip:pol" + std::to_string(k) + "@example.com";
+    if (core::owner_of(aor, names) == 2)
+      target = aor;
+  }
+  set_policy_request pol;
+  pol.aor = target;
+  pol.policy.rules.push_back(core::policy_rule{"sip:mallory@example.com",
+                                               core::policy_action::block});
+  CAF_REQUIRE(call<caf::ok_atom>(0, pol));
+  auto subscribe = [&](size_t via, const std::string& watcher) {
+    subscribe_request req;
+    req.watcher = watcher;
+    req.target = target;
+    req.expires = 600;
+    return call<subscribe_reply>(via, req);
+  };
+  CAF_CHECK(!subscribe(1, "sip:mallory@example.com"));
+  // node-3 joins: the policy is handed over with the user.
+  route(names);
+  CAF_CHECK(!subscribe(2, "sip:mallory@example.com"));
+  CAF_CHECK(!subscribe(0, "sip:mallory@example.com"));
+  CAF_CHECK(subscribe(0, "sip:friend@example.com"));
+  // node-3 dies: its replica takes the policy over with the user.
+  nodes[2].shutdown();
+  sched.run();
+  route(two);
+  auto refused = subscribe(0, "sip:mallory@example.com");
+  CAF_REQUIRE(!refused);
+  CAF_CHECK_EQUAL(refused.error().code(), static_cast<uint8_t>(core::errc::forbidden));
+  CAF_CHECK(!subscribe(1, "sip:mallory@example.com"));
+  CAF_CHECK(subscribe(1, "sip:friend2@example.com"));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
