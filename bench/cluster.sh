@@ -48,7 +48,10 @@
 # Environment: COUNT (30000), CONC (256), PRESENCE ("-P 1 -W 1000 -K 20"),
 # RTT_COUNT (2000), OWNER (node-2), SCENARIOS ("register presence rtt"),
 # READY_TIMEOUT (s per setup to start and converge, 20), RUN_TIMEOUT (s per
-# registrar-load run, 300), LOAD_ARGS (added to every registrar-load
+# registrar-load run, 300), SPREAD (1: in the 3-node setup registrar-load
+# talks to all three nodes, --also-target, socket i to node i % 3: the
+# watchers' dialogs are spread over the nodes; use LOAD_ARGS="--sockets 3"
+# or more), LOAD_ARGS (added to every registrar-load
 # command), REGISTRARD_ARGS (added to every node), KEEP=1 keeps the work
 # directory (node logs, JSON of every run).
 # Exit status: 0 when every run completed with no error, 1 otherwise.
@@ -195,9 +198,12 @@ start_setup() {
   start_node "$dir" node-1 0 || return 1
   port=$node_port
   pgid=${node_pids[0]}
+  also=()
   local seed=$node_cluster
   for i in $(seq 2 "$n"); do
     start_node "$dir" "node-$i" "$pgid" "$seed" || return 1
+    # SPREAD=1: registrar-load talks to every node (socket i to node i % n).
+    [ "${SPREAD:-0}" = 1 ] && also+=(--also-target "127.0.0.1:$node_port")
   done
   for i in $(seq 1 "$n"); do
     name=node-$i
@@ -268,7 +274,7 @@ for round in $(seq 1 "$runs"); do
       # shellcheck disable=SC2046,SC2086 # word splitting wanted
       timeout -k 5 "$run_timeout" "$load" --mode sip --target "127.0.0.1:$port" \
         --target-pgid "$pgid" --user-prefix "$prefix" --no-progress --json "$dir/load.json" \
-        ${LOAD_ARGS:-} $(scenario_args "$sc") > "$dir/load.out" 2>&1 &
+        "${also[@]}" ${LOAD_ARGS:-} $(scenario_args "$sc") > "$dir/load.out" 2>&1 &
       load_pid=$!
       wait "$load_pid"
       rc=$?

@@ -233,6 +233,10 @@ int main(int argc, char** argv) {
                  "mixed: presence changes per second (0 = none)")
     ->check(CLI::Range(0.0, 1e7));
   app.add_option("--target,-t", opt.target, "SIP mode: HOST:PORT of the registrar");
+  app.add_option("--also-target", opt.also_targets,
+                 "SIP mode: another HOST:PORT (a cluster node; repeatable): local socket i "
+                 "talks to target i % n of --target and these, so users and watchers are "
+                 "spread over them (use --sockets >= n)");
   app.add_option("--transport", opt.transport, "SIP mode: udp or tcp")
     ->check(CLI::IsMember({"udp", "tcp"}));
   app.add_option("--sockets", opt.sockets,
@@ -314,6 +318,11 @@ int main(int argc, char** argv) {
     }
     if (opt.batch > 0)
       return usage("--batch is for engine mode");
+    for (auto& t : opt.also_targets)
+      if (t.rfind(':') == std::string::npos || t.rfind(':') == 0)
+        return usage("--also-target needs HOST:PORT, not '" + t + "'");
+    if (!opt.also_targets.empty() && opt.sockets <= opt.also_targets.size())
+      return usage("--also-target: --sockets must be more than the extra targets");
     if (opt.target_pid > 0 && opt.target_pgid > 0)
       return usage("--target-pid and --target-pgid exclude each other");
     if (opt.domain.empty())

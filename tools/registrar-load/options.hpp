@@ -55,6 +55,10 @@ struct options {
   double presence_rate = 10;    ///< mixed: presence changes per second
   // -- SIP mode
   std::string target; ///< host:port
+  /// SIP mode: more registrars (cluster nodes) as host:port; local socket i
+  /// talks to [target, also_targets...][i % n], so the users (and the
+  /// watchers) are spread over them.
+  std::vector<std::string> also_targets;
   std::string target_host;
   uint16_t target_port = 0;
   std::string transport = "udp";

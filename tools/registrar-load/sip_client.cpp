@@ -38,6 +38,9 @@ using namespace std::chrono_literals;
 struct local_socket {
   int fd = -1;
   uint16_t port = 0;
+  /// The registrar this socket talks to (--target, or an --also-target).
+  sockaddr_storage to{};
+  socklen_t to_len = 0;
   bool tcp = false;
   core::stream_framer framer;
   std::string outq;       // TCP bytes not yet written
@@ -286,6 +289,22 @@ std::string sip_load::open_sockets() {
   target_len_ = static_cast<socklen_t>(res->ai_addrlen);
   int family = res->ai_family;
   freeaddrinfo(res);
+  // The other targets (cluster nodes), same family.
+  std::vector<std::pair<sockaddr_storage, socklen_t>> targets{{target_, target_len_}};
+  for (auto& t : opt_.also_targets) {
+    auto colon = t.rfind(':');
+    auto host = t.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[')
+      host = host.substr(1, host.size() - 2);
+    addrinfo* r = nullptr;
+    hints.ai_family = family;
+    if (int rc = getaddrinfo(host.c_str(), t.substr(colon + 1).c_str(), &hints, &r); rc != 0)
+      return "cannot resolve " + t + ": " + gai_strerror(rc);
+    sockaddr_storage a{};
+    std::memcpy(&a, r->ai_addr, r->ai_addrlen);
+    targets.emplace_back(a, static_cast<socklen_t>(r->ai_addrlen));
+    freeaddrinfo(r);
+  }
   if (family == AF_INET6)
     local_ip_ = "[::1]";
   ep_ = epoll_create1(EPOLL_CLOEXEC);
@@ -295,6 +314,8 @@ std::string sip_load::open_sockets() {
   for (uint32_t i = 0; i < opt_.sockets; ++i) {
     auto& s = socks_[i];
     s.tcp = tcp_;
+    s.to = targets[i % targets.size()].first;
+    s.to_len = targets[i % targets.size()].second;
     s.fd = ::socket(family, (tcp_ ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     if (s.fd < 0)
       return errno_text("socket");
@@ -321,7 +342,7 @@ std::string sip_load::open_sockets() {
     }
     if (tcp_) {
       // A blocking connect to loopback returns at once; then non-blocking.
-      if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) != 0)
+      if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&s.to), s.to_len) != 0)
         return errno_text("connect to " + opt_.target);
       int one = 1;
       setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -366,8 +387,8 @@ void sip_load::send_on(uint32_t sock, const std::string& bytes, const sockaddr* 
     return;
   }
   if (!to) {
-    to = reinterpret_cast<const sockaddr*>(&target_);
-    to_len = target_len_;
+    to = reinterpret_cast<const sockaddr*>(&s.to);
+    to_len = s.to_len;
   }
   if (::sendto(s.fd, bytes.data(), bytes.size(), 0, to, to_len) < 0)
     // A full socket buffer loses this datagram; the retransmission timer
@@ -417,7 +438,7 @@ std::string sip_load::on_readable(uint32_t sock) {
         if (!*item)
           break;
         if ((*item)->kind == core::stream_item::message)
-          on_datagram(sock, (*item)->bytes, target_, target_len_);
+          on_datagram(sock, (*item)->bytes, s.to, s.to_len);
       }
     }
     return {};
