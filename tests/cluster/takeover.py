@@ -91,8 +91,10 @@ def main():
                 first = j["start_unix_ms"] + j["first_error_ms"] - kill_ms
                 last = j["start_unix_ms"] + j["last_error_ms"] - kill_ms
                 window.append(last)
-                if first < -50:
-                    fail("%s: errors before the kill (%.0f ms before)" % (name, -first))
+                # Sent before the kill but in flight to node-3 (a loaded
+                # machine, an ASan build: up to ~1 s of queueing) is fine.
+                if first < -1000:
+                    fail("%s: errors sent %.0f ms before the kill" % (name, -first))
             begin = j["start_unix_ms"]
             if not begin < kill_ms < begin + j["seconds"] * 1000:
                 fail("the %s run did not span the kill" % name)
