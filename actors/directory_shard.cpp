@@ -143,9 +143,8 @@ struct outbox {
   std::vector<publish_event> events;
   /// Journal rows of passive users' changes (persistence on).
   std::vector<journal_entry> journal;
-  /// Replies waiting for the commit of `journal` (durability sync): each is
-  /// called once with nullptr (committed) or the error.
-  std::vector<std::function<void(const caf::error*)>> held;
+  /// Replies waiting for the commit of `journal` (durability sync).
+  held_replies held;
   bool flush_pending = false;
 };
 
@@ -232,26 +231,7 @@ void send_events(shard_self self) {
 /// them leave when the store has committed it.
 void send_journal(shard_self self) {
   auto& out = self->state.out;
-  journal_batch batch{take(out.journal)};
-  if (out.held.empty()) {
-    // The store logs a failure; nobody waits for these rows.
-    self->request(self->state.refs->store, caf::infinite, std::move(batch))
-      .then([](caf::ok_atom) {}, [](caf::error&) {});
-    return;
-  }
-  auto held = std::make_shared<std::vector<std::function<void(const caf::error*)>>>(
-    std::move(out.held));
-  out.held.clear();
-  self->request(self->state.refs->store, caf::infinite, std::move(batch))
-    .then(
-      [held](caf::ok_atom) {
-        for (auto& f : *held)
-          f(nullptr);
-      },
-      [held](caf::error& err) {
-        for (auto& f : *held)
-          f(&err);
-      });
+  send_rows(self, self->state.refs->store, journal_batch{take(out.journal)}, out.held);
 }
 
 /// Queues the journal row of passive user `u` after a change (persistence
@@ -274,14 +254,7 @@ bool handling_request(shard_self self) {
 /// committed (durability sync).
 template <class Reply>
 caf::result<Reply> after_commit(shard_self self, Reply&& reply) {
-  auto rp = self->make_response_promise<Reply>();
-  auto value = std::make_shared<Reply>(std::move(reply));
-  self->state.out.held.emplace_back([rp, value](const caf::error* err) mutable {
-    if (err)
-      rp.deliver(*err);
-    else
-      rp.deliver(std::move(*value));
-  });
+  auto rp = hold_reply(self, self->state.out.held, std::move(reply));
   request_flush(self);
   return rp;
 }

@@ -158,15 +158,22 @@ void take_over(replica_self self) {
   if (!t || t->members.empty())
     return;
   auto copies = st.refs->cfg->replication;
+  // A copy is taken over (this node owns its key now), kept (still one of
+  // its replicas) or dropped (its new replicas get theirs from its owner).
+  enum class copy_role { take, keep, drop };
+  auto role = [&](const std::string& key) {
+    auto set = core::replica_set(key, t->names, copies);
+    if (!set.empty() && set.front() == t->self)
+      return copy_role::take;
+    return std::find(set.begin(), set.end(), t->self) != set.end() ? copy_role::keep
+                                                                   : copy_role::drop;
+  };
   std::vector<restore_users> parts(st.refs->shards.size());
   size_t moved = 0;
   size_t dropped = 0;
   for (auto i = st.users.begin(); i != st.users.end();) {
-    auto set = core::replica_set(i->first, t->names, copies);
-    if (set.empty() || set.front() != t->self) {
-      // Still one of its replicas: keep the copy; else its new replicas
-      // get theirs from its owner.
-      if (std::find(set.begin(), set.end(), t->self) != set.end()) {
+    if (auto r = role(i->first); r != copy_role::take) {
+      if (r == copy_role::keep) {
         ++i;
       } else {
         i = st.users.erase(i);
@@ -188,8 +195,8 @@ void take_over(replica_self self) {
   // Policies: those of users this node now owns go to its supervisor.
   policy_batch pols;
   for (auto i = st.policies.begin(); i != st.policies.end();) {
-    auto set = core::replica_set(i->first, t->names, copies);
-    if (!set.empty() && set.front() == t->self) {
+    auto r = role(i->first);
+    if (r == copy_role::take) {
       set_policy_request p;
       p.aor = i->first;
       if (from_bytes(std::string_view{i->second.data(), i->second.size()}, p.policy))
@@ -197,7 +204,7 @@ void take_over(replica_self self) {
       else
         spdlog::error("cluster: unreadable replica policy of {}", i->first);
       i = st.policies.erase(i);
-    } else if (std::find(set.begin(), set.end(), t->self) == set.end()) {
+    } else if (r == copy_role::drop) {
       i = st.policies.erase(i);
       ++dropped;
     } else {

@@ -3,10 +3,7 @@
 
 #include "actors/user_host.hpp"
 
-#include <functional>
-#include <memory>
 #include <optional>
-#include <vector>
 
 namespace regcore::actors {
 
@@ -29,7 +26,7 @@ struct user_state {
   bool dirty = false;
   bool flush_pending = false;
   /// Replies waiting for the commit of the next row (durability sync).
-  std::vector<std::function<void(const caf::error*)>> held;
+  held_replies held;
   static inline const char* name = "regcore.user";
 };
 
@@ -62,25 +59,7 @@ void flush_journal(user_self self) {
   if (st.dirty)
     batch.entries.push_back(user_entry(*st.logic, *st.refs->cfg, self->clock().now()));
   st.dirty = false;
-  if (st.held.empty()) {
-    // The store logs a failure; nobody waits for this row.
-    self->request(st.refs->store, caf::infinite, std::move(batch))
-      .then([](caf::ok_atom) {}, [](caf::error&) {});
-    return;
-  }
-  auto held = std::make_shared<std::vector<std::function<void(const caf::error*)>>>(
-    std::move(st.held));
-  st.held.clear();
-  self->request(st.refs->store, caf::infinite, std::move(batch))
-    .then(
-      [held](caf::ok_atom) {
-        for (auto& f : *held)
-          f(nullptr);
-      },
-      [held](caf::error& err) {
-        for (auto& f : *held)
-          f(&err);
-      });
+  send_rows(self, st.refs->store, std::move(batch), st.held);
 }
 
 /// Marks the user's journal row stale after a change. The row is written
@@ -100,17 +79,8 @@ journal_change(user_self self, core::result<Reply>& res) {
   std::optional<caf::typed_response_promise<Reply>> result;
   auto* current = self->current_mailbox_element();
   bool is_request = current != nullptr && current->mid.is_request();
-  if (st.refs->sync() && res && is_request) {
-    auto rp = self->template make_response_promise<Reply>();
-    auto reply = std::make_shared<Reply>(std::move(*res));
-    st.held.emplace_back([rp, reply](const caf::error* err) mutable {
-      if (err)
-        rp.deliver(*err);
-      else
-        rp.deliver(std::move(*reply));
-    });
-    result = rp;
-  }
+  if (st.refs->sync() && res && is_request)
+    result = hold_reply(self, st.held, std::move(*res));
   if (st.logic->empty()) {
     flush_journal(self);
   } else if (!st.flush_pending) {

@@ -6,8 +6,11 @@
 // keep exactly one pending expiry wake-up for the user's next deadline, and
 // answer the roster-dependent queries.
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/engine_refs.hpp"
 #include "actors/user_logic.hpp"
@@ -23,6 +26,49 @@ caf::result<T> to_caf(core::result<T>&& x) {
   if (x)
     return std::move(*x);
   return messages::to_caf_error(x.err());
+}
+
+/// Replies waiting for the commit of journal rows (durability sync): each
+/// is called once, with nullptr (committed) or the error.
+using held_replies = std::vector<std::function<void(const caf::error*)>>;
+
+/// Holds `reply` in `held` and returns the promise it will be delivered
+/// through (or the commit's error).
+template <class Reply, class Self>
+caf::typed_response_promise<Reply> hold_reply(Self* self, held_replies& held, Reply&& reply) {
+  auto rp = self->template make_response_promise<Reply>();
+  auto value = std::make_shared<Reply>(std::move(reply));
+  held.emplace_back([rp, value](const caf::error* err) mutable {
+    if (err)
+      rp.deliver(*err);
+    else
+      rp.deliver(std::move(*value));
+  });
+  return rp;
+}
+
+/// Sends `batch` to the store; the replies in `held` (emptied) leave when
+/// it is committed. Without held replies nobody waits (the store logs a
+/// failure).
+template <class Self>
+void send_rows(Self* self, const store_actor& store, journal_batch batch, held_replies& held) {
+  if (held.empty()) {
+    self->request(store, caf::infinite, std::move(batch))
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+    return;
+  }
+  auto waiting = std::make_shared<held_replies>(std::move(held));
+  held.clear();
+  self->request(store, caf::infinite, std::move(batch))
+    .then(
+      [waiting](caf::ok_atom) {
+        for (auto& f : *waiting)
+          f(nullptr);
+      },
+      [waiting](caf::error& err) {
+        for (auto& f : *waiting)
+          f(&err);
+      });
 }
 
 /// Schedules `u`'s next deadline with the expiry supervisor unless an
