@@ -176,6 +176,17 @@ def register(ua, port, aor, contact, cseq, seconds=5):
         seconds)
 
 
+def start_cluster(binary, work, nodes):
+    """Starts node-1, then the others joining it, appending each to `nodes`
+    (so the caller stops whatever started); returns once every node routes
+    over all of them."""
+    nodes.append(Node(binary, NODES[0], work))
+    for name in NODES[1:]:
+        nodes.append(Node(binary, name, work, join=nodes[0].cluster))
+    for n in nodes:
+        n.wait_for(r"(cluster: routing users over %d members)" % len(NODES))
+
+
 def subscribe(ua, port, target, call_id):
     """SUBSCRIBE through `port`; waits for the first NOTIFY. Returns its CSeq."""
     r = ua.request(port, (
@@ -209,11 +220,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="cluster_routing.") as work:
         nodes = []
         try:
-            nodes.append(Node(binary, NODES[0], work))
-            for name in NODES[1:]:
-                nodes.append(Node(binary, name, work, join=nodes[0].cluster))
-            for n in nodes:
-                n.wait_for(r"(cluster: routing users over 3 members)")
+            start_cluster(binary, work, nodes)
             print("3 nodes joined; each routes over 3 members", flush=True)
             ua = Ua("ua")
             users = ["sip:user%d@localhost" % i for i in range(30)]

@@ -26,7 +26,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from routing import NODES, Node, fail, owner  # noqa: E402
+from routing import NODES, Node, fail, owner, start_cluster  # noqa: E402
 
 
 PUBLISHERS, WATCHERS, UPDATES = 12, 3, 40
@@ -43,11 +43,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     nodes, runs = [], []
     try:
-        nodes.append(Node(binary, NODES[0], work))
-        for name in NODES[1:]:
-            nodes.append(Node(binary, name, work, join=nodes[0].cluster))
-        for n in nodes:
-            n.wait_for(r"(cluster: routing users over 3 members)")
+        start_cluster(binary, work, nodes)
         target = "127.0.0.1:%d" % nodes[0].sip_port
         acks = os.path.join(work, "acks")
         common = [load, "--mode", "sip", "--target", target, "--timer-b", "2", "--t1", "0.25",
