@@ -42,12 +42,20 @@ struct sip_dialog {
   /// and, over TCP, its connection), so they pass the NAT the SUBSCRIBE
   /// passed (RFC 3581 symmetric response routing, applied to the dialog).
   sip_endpoint peer;
+  /// The parts of every NOTIFY of this dialog that do not change, built by
+  /// the first one (notify_parts): the request line and the Via up to the
+  /// branch's counter, then the fixed header fields. Cleared when `peer`
+  /// changes (Via and Contact name its transport and listener).
+  std::string notify_head;
+  std::string notify_fixed;
 };
 
 /// A NOTIFY waiting for its final response (non-INVITE client
 /// transaction, RFC 3261 §17.1.2).
 struct pending_notify {
   std::string subscription_id;
+  /// stable_hash of the whole branch (the map's key is its counter only).
+  uint64_t branch_hash = 0;
   std::string bytes;
   sip_endpoint to;
   caf::actor_clock::time_point started;
@@ -99,11 +107,11 @@ struct inflight_registers {
 /// the same job.
 using sweep_atom = caf::atom_constant<caf::atom("edgesweep")>;
 
-/// A NOTIFY's next Timer E / Timer F deadline (client transaction
-/// `branch`, valid while its pending_notify has `epoch`).
+/// A NOTIFY's next Timer E / Timer F deadline (client transaction `key`,
+/// valid while its pending_notify has `epoch`).
 struct notify_timer {
   caf::actor_clock::time_point at;
-  std::string branch;
+  uint64_t key = 0;
   uint32_t epoch = 0;
   bool operator>(const notify_timer& other) const { return at > other.at; }
 };
@@ -151,8 +159,9 @@ struct edge_state {
   std::unordered_map<std::string, sip_dialog> dialogs;
   /// Call-ID + local tag -> subscription id (in-dialog SUBSCRIBEs).
   std::unordered_map<std::string, std::string> by_dialog;
-  /// Via branch -> NOTIFY awaiting its response.
-  std::unordered_map<std::string, pending_notify> pending;
+  /// NOTIFYs awaiting their response, by the counter that ends their Via
+  /// branch ("z9hG4bK-rc<dialog hash>.<counter>", unique in this edge).
+  std::unordered_map<uint64_t, pending_notify> pending;
   /// The other cluster members' buses this edge listens to.
   std::vector<event_bus_actor> remote_buses;
   /// Restored subscriptions to resume, by target (resume_notifies).
@@ -554,11 +563,36 @@ void arm_notify_timer(edge_actor* self) {
   self->delayed_send(self, wait, retransmit_atom::value, ++t.armed_id);
 }
 
-/// Timer E / F of NOTIFY `branch` at `at`.
-void start_timer(edge_actor* self, caf::actor_clock::time_point at, const std::string& branch,
+/// Timer E / F of NOTIFY `key` at `at`.
+void start_timer(edge_actor* self, caf::actor_clock::time_point at, uint64_t key,
                  uint32_t epoch) {
-  self->state.timers.queue.push(notify_timer{at, branch, epoch});
+  self->state.timers.queue.push(notify_timer{at, key, epoch});
   arm_notify_timer(self);
+}
+
+/// Builds d.notify_head and d.notify_fixed (see sip_dialog) once.
+void notify_parts(edge_state& st, sip_dialog& d) {
+  if (!d.notify_head.empty())
+    return;
+  auto b = core::sip_builder::request(core::sip_method::notify, d.remote_target);
+  b.header(core::header_id::via,
+           std::string{"SIP/2.0/"} + (d.peer.proto == core::transport::tcp ? "TCP " : "UDP ")
+             + local_hostport(st, d.peer.listener) + ";branch=z9hG4bK-rc"
+             + std::to_string(core::stable_hash(d.call_id + d.local_tag)) + ".");
+  auto head_size = b.head().size() - 2; // without the Via line's CRLF
+  b.header(core::header_id::max_forwards, 70u);
+  for (auto& r : d.route_set)
+    b.header(core::header_id::route, r);
+  b.header(core::header_id::from, "<" + d.local_uri + ">;tag=" + d.local_tag);
+  b.header(core::header_id::to, "<" + d.remote_uri + ">;tag=" + d.remote_tag);
+  b.header(core::header_id::call_id, d.call_id);
+  b.header(core::header_id::contact, local_contact(st, d.peer));
+  b.header(core::header_id::event, d.event_id.empty() ? std::string{"presence"}
+                                                      : "presence;id=" + d.event_id);
+  b.header("User-Agent", st.settings.server_name);
+  auto head = b.head();
+  d.notify_head.assign(head.data(), head_size);
+  d.notify_fixed.assign(head.data() + head_size + 2, head.size() - head_size - 2);
 }
 
 /// Sends NOTIFY number `cseq` of dialog `d` (RFC 6665 §4.2.2, RFC 3856
@@ -567,44 +601,50 @@ void start_timer(edge_actor* self, caf::actor_clock::time_point at, const std::s
 /// subscription's version, which the engine keeps (and journals): it goes
 /// on increasing across a restart. A NOTIFY older than the last one sent
 /// (an event that lost the race with a SUBSCRIBE's reply) is dropped: the
-/// watcher already has a newer state.
+/// watcher already has a newer state. With `outbox` the NOTIFY is queued
+/// there (the caller sends the outbox with one send_many).
 void send_notify(edge_actor* self, const std::string& id, sip_dialog& d, uint32_t cseq,
                  core::subscription_state state, core::termination_reason reason,
-                 uint32_t expires, const std::string& body) {
+                 uint32_t expires, const std::string& body,
+                 sip_sender::outbox* outbox = nullptr) {
   auto& st = self->state;
   if (cseq <= d.cseq)
     return;
   d.cseq = cseq;
-  auto b = core::sip_builder::request(core::sip_method::notify, d.remote_target);
-  auto branch = "z9hG4bK-rc" + std::to_string(core::stable_hash(d.call_id + d.local_tag))
-                + "." + std::to_string(++st.next_branch);
-  b.header(core::header_id::via, std::string{"SIP/2.0/"}
-                                   + (d.peer.proto == core::transport::tcp ? "TCP " : "UDP ")
-                                   + local_hostport(st, d.peer.listener)
-                                   + ";branch=" + branch);
-  b.header(core::header_id::max_forwards, 70u);
-  for (auto& r : d.route_set)
-    b.header(core::header_id::route, r);
-  b.header(core::header_id::from, "<" + d.local_uri + ">;tag=" + d.local_tag);
-  b.header(core::header_id::to, "<" + d.remote_uri + ">;tag=" + d.remote_tag);
-  b.header(core::header_id::call_id, d.call_id);
-  b.header(core::header_id::cseq, std::to_string(d.cseq) + " NOTIFY");
-  b.header(core::header_id::contact, local_contact(st, d.peer));
-  b.header(core::header_id::event, d.event_id.empty() ? std::string{"presence"}
-                                                      : "presence;id=" + d.event_id);
+  notify_parts(st, d);
+  auto key = ++st.next_branch;
   core::subscription tmp;
   tmp.state = state;
   tmp.reason = reason;
   auto now = core::clock_type::now();
   tmp.expires_at = now + core::seconds{expires};
-  b.header(core::header_id::subscription_state, core::subscription_state_value(tmp, now));
-  b.header("User-Agent", st.settings.server_name);
-  b.body(body.empty() ? std::string_view{} : std::string_view{"application/pidf+xml"},
-         body);
-  auto bytes = b.take();
+  auto sub_state = core::subscription_state_value(tmp, now);
+  constexpr std::string_view content_type = "Content-Type: application/pidf+xml\r\n";
+  std::string bytes;
+  bytes.reserve(d.notify_head.size() + d.notify_fixed.size() + sub_state.size()
+                + content_type.size() + body.size() + 96);
+  bytes += d.notify_head;
+  auto branch_begin = bytes.rfind(";branch=") + 8;
+  bytes += std::to_string(key);
+  auto branch = std::string_view{bytes}.substr(branch_begin);
+  auto branch_hash = core::stable_hash(branch);
+  bytes += "\r\n";
+  bytes += d.notify_fixed;
+  bytes += "CSeq: ";
+  bytes += std::to_string(d.cseq);
+  bytes += " NOTIFY\r\nSubscription-State: ";
+  bytes += sub_state;
+  bytes += "\r\n";
+  if (!body.empty())
+    bytes += content_type;
+  bytes += "Content-Length: ";
+  bytes += std::to_string(body.size());
+  bytes += "\r\n\r\n";
+  bytes += body;
   ++st.counters.notifies_sent;
   pending_notify p;
   p.subscription_id = id;
+  p.branch_hash = branch_hash;
   p.bytes = bytes;
   p.to = d.peer;
   p.started = self->clock().now();
@@ -613,9 +653,12 @@ void send_notify(edge_actor* self, const std::string& id, sip_dialog& d, uint32_
   auto wait = d.peer.proto == core::transport::udp
                 ? core::retransmit_interval(st.settings.notify_timers, 1)
                 : st.settings.notify_timers.timer_f;
-  start_timer(self, p.started + wait, branch, p.epoch);
-  st.pending.emplace(branch, std::move(p));
-  st.out->send(d.peer, std::move(bytes));
+  start_timer(self, p.started + wait, key, p.epoch);
+  st.pending.emplace(key, std::move(p));
+  if (outbox)
+    outbox->emplace_back(d.peer, std::move(bytes));
+  else
+    st.out->send(d.peer, std::move(bytes));
 }
 
 void drop_dialog(edge_state& st, const std::string& id) {
@@ -649,9 +692,9 @@ void notify_failed(edge_actor* self, const std::string& id) {
           });
 }
 
-void on_retransmit(edge_actor* self, const std::string& branch, uint32_t epoch) {
+void on_retransmit(edge_actor* self, uint64_t key, uint32_t epoch) {
   auto& st = self->state;
-  auto i = st.pending.find(branch);
+  auto i = st.pending.find(key);
   if (i == st.pending.end() || i->second.epoch != epoch)
     return; // answered meanwhile
   auto& p = i->second;
@@ -672,7 +715,7 @@ void on_retransmit(edge_actor* self, const std::string& branch, uint32_t epoch) 
   if (wait > left)
     wait = left;
   p.epoch = ++st.next_epoch;
-  start_timer(self, self->clock().now() + wait, branch, p.epoch);
+  start_timer(self, self->clock().now() + wait, key, p.epoch);
 }
 
 /// The CAF timer fired: every NOTIFY timer due now runs, then the CAF
@@ -686,23 +729,39 @@ void on_notify_timer(edge_actor* self, uint64_t id) {
   while (!t.queue.empty() && t.queue.top().at <= now) {
     auto due = t.queue.top();
     t.queue.pop();
-    on_retransmit(self, due.branch, due.epoch);
+    on_retransmit(self, due.key, due.epoch);
   }
   arm_notify_timer(self);
 }
 
-/// A response from a watcher: the final answer to one of our NOTIFYs.
-void on_response(edge_actor* self, const core::sip_message& resp) {
+/// A response from a watcher: the final answer to one of our NOTIFYs,
+/// matched by its top Via branch and CSeq method (RFC 3261 §17.1.3).
+/// Provisional ones change nothing: Timer E goes on (§17.1.2.2
+/// "proceeding").
+void on_response(edge_actor* self, int status, std::string_view branch,
+                 std::string_view cseq_method) {
   auto& st = self->state;
-  if (resp.vias().empty() || resp.status() < 200)
-    return; // provisional: Timer E goes on (RFC 3261 §17.1.2.2 "proceeding")
-  auto i = st.pending.find(std::string{resp.vias().front().branch});
-  if (i == st.pending.end())
+  if (status < 200 || cseq_method != "NOTIFY")
+    return;
+  // Ours look like "z9hG4bK-rc<hash>.<counter>": the counter is the key.
+  auto dot = branch.rfind('.');
+  if (dot == std::string_view::npos || branch.substr(0, 10) != "z9hG4bK-rc")
+    return;
+  uint64_t key = 0;
+  auto digits = branch.substr(dot + 1);
+  if (digits.empty() || digits.size() > 19)
+    return;
+  for (char c : digits) {
+    if (c < '0' || c > '9')
+      return;
+    key = key * 10 + static_cast<uint64_t>(c - '0');
+  }
+  auto i = st.pending.find(key);
+  if (i == st.pending.end() || i->second.branch_hash != core::stable_hash(branch))
     return; // a late retransmitted response, or not ours
   auto id = i->second.subscription_id;
   st.pending.erase(i);
-  auto code = resp.status();
-  if (code == 481 || code == 408)
+  if (status == 481 || status == 408)
     notify_failed(self, id);
 }
 
@@ -795,7 +854,13 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
           i = st2.dialogs.emplace(id, std::move(d)).first;
         } else {
           // A refresh may come over a new connection: follow it.
-          i->second.peer = ctx.from;
+          auto& d = i->second;
+          if (d.peer.proto != ctx.from.proto || d.peer.listener != ctx.from.listener) {
+            // Via and Contact of the cached NOTIFY parts name both.
+            d.notify_head.clear();
+            d.notify_fixed.clear();
+          }
+          d.peer = ctx.from;
         }
         auto expires = core::remaining_seconds(rep.sub.expires_at, self->clock().now());
         send_notify(self, id, i->second, rep.sub.version, rep.sub.state, rep.sub.reason,
@@ -809,16 +874,19 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
 /// NotifyRequired from the engine: one NOTIFY per dialog of ours.
 void on_notify_required(edge_actor* self, const notify_required_event& ev) {
   auto& st = self->state;
+  sip_sender::outbox out;
+  out.reserve(ev.targets.size());
   for (auto& t : ev.targets) {
     auto i = st.dialogs.find(t.subscription_id);
     if (i == st.dialogs.end())
       continue; // a subscription of another edge or of the API
     send_notify(self, t.subscription_id, i->second, t.version, t.state, t.reason,
-                t.expires,
-                ev.body);
+                t.expires, ev.body, &out);
     if (t.state == core::subscription_state::terminated)
       drop_dialog(st, t.subscription_id);
   }
+  // Over UDP the whole fan-out leaves in runs of one sendmmsg each.
+  st.out->send_many(out);
 }
 
 void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
@@ -970,6 +1038,13 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
   auto& st = self->state;
   if (core::is_crlf_keepalive(in.bytes))
     return;
+  // A watcher's answer to a NOTIFY (most of a fan-out's inbound traffic):
+  // status, branch and CSeq method are all a client transaction needs; the
+  // full parse is for anything else.
+  if (auto pk = core::peek_response(in.bytes)) {
+    on_response(self, pk->status, pk->branch, pk->cseq_method);
+    return;
+  }
   request_ctx ctx;
   ctx.from = std::move(in.from);
   ctx.raw = std::make_shared<std::string>(std::move(in.bytes));
@@ -990,7 +1065,8 @@ void on_inbound(edge_actor* self, sip_inbound& in) {
   }
   auto& req = *parsed;
   if (req.is_response()) {
-    on_response(self, req);
+    if (!req.vias().empty())
+      on_response(self, req.status(), req.vias().front().branch, req.cseq().method_token);
     return;
   }
   if (req.method() == core::sip_method::ack)

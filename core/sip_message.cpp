@@ -1801,4 +1801,101 @@ std::string make_error_response(std::string_view data, const error& err,
   return out;
 }
 
+namespace {
+
+/// The line starting at `pos` (without its CRLF) and where the next starts;
+/// npos when there is no CRLF.
+std::string_view line_at(std::string_view m, size_t& pos) noexcept {
+  auto end = m.find("\r\n", pos);
+  if (end == std::string_view::npos) {
+    pos = std::string_view::npos;
+    return {};
+  }
+  auto line = m.substr(pos, end - pos);
+  pos = end + 2;
+  return line;
+}
+
+std::string_view trim_lws(std::string_view x) noexcept {
+  while (!x.empty() && is_lws(x.front()))
+    x.remove_prefix(1);
+  while (!x.empty() && is_lws(x.back()))
+    x.remove_suffix(1);
+  return x;
+}
+
+/// The branch parameter of the first via-parm of a Via value; empty when
+/// absent or when the value needs the full parser (quotes).
+std::string_view via_branch(std::string_view value) noexcept {
+  if (value.find('"') != std::string_view::npos)
+    return {};
+  value = value.substr(0, value.find(','));
+  size_t pos = value.find(';');
+  while (pos != std::string_view::npos) {
+    auto next = value.find(';', pos + 1);
+    auto param = trim_lws(value.substr(pos + 1, next == std::string_view::npos
+                                                  ? std::string_view::npos
+                                                  : next - pos - 1));
+    auto eq = param.find('=');
+    if (eq != std::string_view::npos && iequals(trim_lws(param.substr(0, eq)), "branch"))
+      return trim_lws(param.substr(eq + 1));
+    pos = next;
+  }
+  return {};
+}
+
+} // namespace
+
+std::optional<response_peek> peek_response(std::string_view m) noexcept {
+  // "SIP/2.0 DDD " (other spellings of the version: the full parser).
+  if (m.size() < 12 || m.substr(0, 8) != "SIP/2.0 ")
+    return std::nullopt;
+  response_peek out;
+  for (size_t i = 8; i < 11; ++i) {
+    if (m[i] < '0' || m[i] > '9')
+      return std::nullopt;
+    out.status = out.status * 10 + (m[i] - '0');
+  }
+  if (m[11] != ' ' || out.status < 100)
+    return std::nullopt;
+  size_t pos = 0;
+  line_at(m, pos); // the status line
+  bool via_seen = false;
+  bool cseq_seen = false;
+  while (pos != std::string_view::npos) {
+    auto line = line_at(m, pos);
+    if (pos == std::string_view::npos)
+      return std::nullopt; // no end of the header section
+    if (line.empty())
+      break;
+    if (is_lws(line.front()))
+      return std::nullopt; // a folded continuation
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+      return std::nullopt;
+    auto name = trim_lws(line.substr(0, colon));
+    auto value = trim_lws(line.substr(colon + 1));
+    if (!via_seen && (iequals(name, "via") || iequals(name, "v"))) {
+      via_seen = true;
+      out.branch = via_branch(value);
+      if (out.branch.empty())
+        return std::nullopt;
+    } else if (!cseq_seen && iequals(name, "cseq")) {
+      cseq_seen = true;
+      auto sp = value.find_first_of(" \t");
+      if (sp == std::string_view::npos)
+        return std::nullopt;
+      out.cseq_method = trim_lws(value.substr(sp + 1));
+      if (out.cseq_method.empty())
+        return std::nullopt;
+    }
+    // A folded continuation of the line just read: the full parser.
+    if (pos < m.size() && is_lws(m[pos]))
+      return std::nullopt;
+  }
+  if (!via_seen || !cseq_seen)
+    return std::nullopt;
+  return out;
+}
+
 } // namespace regcore::core

@@ -392,6 +392,22 @@ constexpr bool is_crlf_keepalive(std::string_view datagram) noexcept {
   return true;
 }
 
+/// What a client transaction needs of a response to match it (RFC 3261
+/// §17.1.3): the status, the top Via's branch, the CSeq method.
+struct response_peek {
+  int status = 0;
+  std::string_view branch;
+  std::string_view cseq_method;
+};
+
+/// Reads those three from a response without parsing the rest (a watcher's
+/// 200 to a NOTIFY: the hot path of a fan-out). nullopt for anything that is
+/// not plainly a response with a top Via branch and a CSeq: a request,
+/// folded or quoted header values, a missing field. The caller then falls
+/// back to parse_sip_message(), which also judges the message's form. The
+/// other header fields are not checked here.
+std::optional<response_peek> peek_response(std::string_view datagram) noexcept;
+
 // -- serializing -----------------------------------------------------------
 
 /// The address a request really came from, as the transport saw it.
@@ -438,6 +454,8 @@ public:
   std::string take();
   /// Appends the serialized message to `out`.
   void append_to(std::string& out) const;
+  /// The start line and the header fields so far, each ending in CRLF.
+  std::string_view head() const noexcept { return head_; }
 
 private:
   friend sip_builder make_response(const sip_message&, int, std::string_view,

@@ -464,6 +464,42 @@ CAF_TEST(notify is retransmitted with timer e until answered) {
   CAF_CHECK_EQUAL(subs->watchers.size(), 1u);
 }
 
+CAF_TEST(only a final answer with the branch and method of a notify ends its retransmissions) {
+  subscribe_bob();
+  auto first_at = sent() - 1;
+  auto notify = at(first_at);
+  answer n{notify};
+  CAF_REQUIRE(n);
+  auto ok = core::make_response(*n.msg, 200, "OK").take();
+  auto branch = std::string{n->vias().front().branch};
+  auto with = [&](const std::string& from, const std::string& to) {
+    auto x = ok;
+    auto i = x.find(from);
+    CAF_REQUIRE(i != std::string::npos);
+    x.replace(i, from.size(), to);
+    return x;
+  };
+  // Not ours: the counter of our branch under another prefix, our prefix
+  // with another counter, another method, a provisional answer; and one
+  // the shortcut leaves to the full parser (a folded line).
+  auto counter = branch.substr(branch.rfind('.'));
+  deliver(with(branch, "z9hG4bK-rc1" + counter), udp_peer(6000));
+  deliver(with(branch, branch + "9"), udp_peer(6000));
+  deliver(with(" NOTIFY\r\n", " SUBSCRIBE\r\n"), udp_peer(6000));
+  deliver(with("SIP/2.0 200 OK", "SIP/2.0 180 Ringing"), udp_peer(6000));
+  sched.run();
+  advance_time(500ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(sent(), first_at + 2); // still retransmitted
+  CAF_CHECK_EQUAL(at(first_at + 1), notify);
+  // The real answer, with a folded header field: the full parse takes it.
+  deliver(with("\r\nCall-ID:", "\r\nX-Folded: a\r\n b\r\nCall-ID:"), udp_peer(6000));
+  sched.run();
+  advance_time(10s);
+  sched.run();
+  CAF_CHECK_EQUAL(sent(), first_at + 2);
+}
+
 CAF_TEST(a notify without answer ends the subscription after timer f) {
   subscribe_bob();
   auto n0 = sent();

@@ -946,3 +946,73 @@ CAF_TEST(rejected requests get an answer when the transaction is identifiable) {
   CAF_CHECK(make_error_response(ack, make_error(errc::bad_request, "x")).empty());
   CAF_CHECK(make_error_response("SIP/2.0 200 OK\r\n\r\n", make_error(errc::bad_request)).empty());
 }
+
+// -- peek_response: the fan-out's shortcut for responses ---------------------
+
+CAF_TEST(peek_response agrees with the parser on every fixture it accepts) {
+  size_t peeked = 0;
+  auto check = [&](const char* name) {
+    auto data = fixture(name);
+    auto pk = peek_response(data);
+    auto m = parse_sip_message(data, sip_framing::datagram);
+    if (m && !m->is_response()) {
+      CAF_CHECK(!pk); // a request is never taken for a response
+      return;
+    }
+    if (!pk)
+      return;
+    ++peeked;
+    CAF_MESSAGE("peeked " << name);
+    if (!m)
+      return; // malformed elsewhere: the documented limit of the shortcut
+    CAF_CHECK_EQUAL(pk->status, m->status());
+    CAF_CHECK_EQUAL(s(pk->branch), s(m->vias().front().branch));
+    CAF_CHECK_EQUAL(s(pk->cseq_method), s(m->cseq().method_token));
+  };
+  for (auto name : good_fixtures)
+    check(name);
+  for (auto& bad : bad_fixtures)
+    check(bad.file);
+  CAF_CHECK_GREATER_OR_EQUAL(peeked, 2u); // both good responses at least
+}
+
+CAF_TEST(peek_response reads status top branch and CSeq method) {
+  std::string ok = "SIP/2.0 200 OK\r\n"
+                   "v: SIP/2.0/UDP 10.0.0.1:5060 ; BRANCH = z9hG4bK-rc1.7 ;rport,"
+                   " SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKother\r\n"
+                   "Via: SIP/2.0/UDP 10.0.0.3;branch=z9hG4bKthird\r\n"
+                   "From: <sip:w@x>;tag=1\r\nTo: <sip:p@x>;tag=2\r\n"
+                   "Call-ID: c1\r\ncseq:   9 NOTIFY\r\nContent-Length: 0\r\n\r\n";
+  auto pk = peek_response(ok);
+  CAF_REQUIRE(pk);
+  CAF_CHECK_EQUAL(pk->status, 200);
+  CAF_CHECK_EQUAL(s(pk->branch), "z9hG4bK-rc1.7");
+  CAF_CHECK_EQUAL(s(pk->cseq_method), "NOTIFY");
+  auto m = parse_sip_message(ok);
+  CAF_REQUIRE(m);
+  CAF_CHECK_EQUAL(s(m->vias().front().branch), s(pk->branch));
+  auto with = [&](std::string from, std::string to) {
+    auto x = ok;
+    auto at = x.find(from);
+    CAF_REQUIRE(at != std::string::npos);
+    x.replace(at, from.size(), to);
+    return x;
+  };
+  auto nope = [](const std::string& x) { return !peek_response(x).has_value(); };
+  // Left to the full parser: requests, other versions, bad status codes,
+  // folded or quoted values, a missing branch, Via or CSeq, no header end.
+  CAF_CHECK(nope("NOTIFY sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                 "CSeq: 1 NOTIFY\r\n\r\n"));
+  CAF_CHECK(nope(with("SIP/2.0 200", "sip/2.0 200")));
+  CAF_CHECK(nope(with("SIP/2.0 200", "SIP/2.0 2x0")));
+  CAF_CHECK(nope(with("SIP/2.0 200", "SIP/2.0 099")));
+  CAF_CHECK(nope(with(";rport,", ";rport,\r\n ")));
+  CAF_CHECK(nope(with("Call-ID: c1\r\n", "Call-ID: c1\r\n\tfolded\r\n")));
+  CAF_CHECK(nope(with("BRANCH = z9hG4bK-rc1.7", "x=\"q\";branch=z9hG4bK-rc1.7")));
+  CAF_CHECK(nope(with(" ; BRANCH = z9hG4bK-rc1.7 ;rport", ";rport")));
+  CAF_CHECK(nope(with("cseq:   9 NOTIFY\r\n", "")));
+  CAF_CHECK(nope(with("cseq:   9 NOTIFY", "cseq: 9")));
+  CAF_CHECK(nope(ok.substr(0, ok.size() - 2)));
+  // The top via-parm only: a branch in the second one is not taken.
+  CAF_CHECK(nope(with(" ; BRANCH = z9hG4bK-rc1.7 ;rport,", ";rport,")));
+}
