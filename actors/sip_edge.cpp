@@ -874,8 +874,11 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
 /// NotifyRequired from the engine: one NOTIFY per dialog of ours.
 void on_notify_required(edge_actor* self, const notify_required_event& ev) {
   auto& st = self->state;
+  // Over UDP the fan-out leaves in runs of one sendmmsg each, a run as soon
+  // as it is built (the first watchers need not wait for the last NOTIFY).
+  constexpr size_t run = 32;
   sip_sender::outbox out;
-  out.reserve(ev.targets.size());
+  out.reserve(std::min(ev.targets.size(), run));
   for (auto& t : ev.targets) {
     auto i = st.dialogs.find(t.subscription_id);
     if (i == st.dialogs.end())
@@ -884,8 +887,11 @@ void on_notify_required(edge_actor* self, const notify_required_event& ev) {
                 t.expires, ev.body, &out);
     if (t.state == core::subscription_state::terminated)
       drop_dialog(st, t.subscription_id);
+    if (out.size() == run) {
+      st.out->send_many(out);
+      out.clear();
+    }
   }
-  // Over UDP the whole fan-out leaves in runs of one sendmmsg each.
   st.out->send_many(out);
 }
 
