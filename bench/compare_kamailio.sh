@@ -36,7 +36,7 @@
 # median throughput (REGISTER/s; NOTIFY/s for presence) and median server
 # µs per operation with min..max, the PUBLISH -> last NOTIFY latency p50 for
 # presence, and the ratios ours/Kamailio of the medians (throughput: higher
-# is better for us; CPU: lower is better).
+# is better for us; CPU and PUBLISH -> last NOTIFY latency: lower is better).
 #
 # Environment: USERS (20000), CONC (64), PRESENCE ("-P 1 -W 200 -K 100"),
 # WORKERS (2, both servers), SYNC (1), RUN_TIMEOUT (s per registrar-load run,
@@ -276,8 +276,8 @@ for r in rows:
     t["err"] += r["errors"] + (1 if r["rc"] else 0); t["n"] += 1
 print()
 print("| scenario | server | runs | throughput, median (min..max) | server µs/op, median (min..max) | "
-      "update latency p50 µs | throughput ours/Kamailio | CPU/op ours/Kamailio |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+      "update latency p50 µs | throughput ours/Kamailio | CPU/op ours/Kamailio | latency ours/Kamailio |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for sc, unit in (("register", "REGISTER/s"), ("presence", "NOTIFY/s")):
     k = table.get(("kamailio", sc))
     for srv in ("kamailio", "registrard", "registrard-sync"):
@@ -285,14 +285,16 @@ for sc, unit in (("register", "REGISTER/s"), ("presence", "NOTIFY/s")):
         if not t:
             continue
         thr, us = med(t["per_s"]), med(t["us"])
-        ratio_t = ratio_c = "—"
+        ratio_t = ratio_c = ratio_l = "—"
         if srv != "kamailio" and k:
             ratio_t = "%.2f" % (thr / med(k["per_s"]))
             ratio_c = "%.2f" % (us / med(k["us"]))
+            if sc == "presence" and med(t["p50"]) and med(k["p50"]):
+                ratio_l = "%.2f" % (med(t["p50"]) / med(k["p50"]))
         lat = fmt(med(t["p50"])) if sc == "presence" else "—"
         bad = " (errors: %d)" % t["err"] if t["err"] else ""
         print(f"| {sc} | {srv}{bad} | {t['n']} | {fmt(thr)} {unit} ({fmt(min(t['per_s']))}..{fmt(max(t['per_s']))}) "
-              f"| {fmt(us, 2)} ({fmt(min(t['us']), 2)}..{fmt(max(t['us']), 2)}) | {lat} | {ratio_t} | {ratio_c} |")
+              f"| {fmt(us, 2)} ({fmt(min(t['us']), 2)}..{fmt(max(t['us']), 2)}) | {lat} | {ratio_t} | {ratio_c} | {ratio_l} |")
 EOF
 echo "# µs/op: server CPU (schedstat ns, all threads / whole Kamailio process group) over the whole registrar-load run / REGISTERs sent, or / NOTIFYs the watchers received (presence)"
 [ "$failures" -eq 0 ] || { echo "# $failures run(s) failed or had errors (KEEP=1 keeps the logs)"; exit 1; }
