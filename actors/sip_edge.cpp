@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <queue>
 #include <unordered_map>
@@ -128,6 +129,25 @@ struct notify_timers {
   uint64_t armed_id = 0;
 };
 
+/// A NotifyRequired whose NOTIFYs are being sent, a slice at a time.
+struct fanout_work {
+  /// The event (a caf::message: its payload is shared, not copied).
+  caf::message event;
+  /// The next target to handle.
+  size_t next = 0;
+  /// The bus to acknowledge the event batch to once this, its last
+  /// NotifyRequired, is done (null: not the last of its batch).
+  caf::actor ack_to;
+};
+
+/// NOTIFYs built and sent per message handled: a 10k-watcher fan-out
+/// leaves in ~20 slices, and whatever reached the edge meanwhile (the
+/// PUBLISH's own reply, REGISTERs, the watchers' 200s) is handled between
+/// two slices instead of after the whole fan-out.
+constexpr size_t fanout_slice = 512;
+
+using fanout_atom = caf::atom_constant<caf::atom("fanout")>;
+
 /// How long the engine may take to answer a REGISTER (then: 500).
 constexpr auto engine_timeout = std::chrono::seconds{10};
 
@@ -167,6 +187,10 @@ struct edge_state {
   /// Restored subscriptions to resume, by target (resume_notifies).
   std::unordered_map<std::string, std::vector<std::string>> resume;
   notify_timers timers;
+  /// NotifyRequired events in arrival order; the front one is being sent.
+  std::deque<fanout_work> fanouts;
+  /// A fanout_atom is on its way to this edge.
+  bool fanout_pending = false;
   uint32_t next_epoch = 0;
   uint64_t next_branch = 0;
   /// REGISTERs not sent to the engine yet, by shard index
@@ -871,15 +895,19 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
       [=](caf::error& err) { answer_error(self, ctx, err); });
 }
 
-/// NotifyRequired from the engine: one NOTIFY per dialog of ours.
-void on_notify_required(edge_actor* self, const notify_required_event& ev) {
+/// NotifyRequired from the engine: one NOTIFY per dialog of ours, for
+/// targets [from, from + budget) of `ev`; returns where it stopped.
+size_t notify_targets(edge_actor* self, const notify_required_event& ev, size_t from,
+                      size_t budget) {
   auto& st = self->state;
-  // Over UDP the fan-out leaves in runs of one sendmmsg each, a run as soon
-  // as it is built (the first watchers need not wait for the last NOTIFY).
+  // Over UDP the NOTIFYs leave in runs of one sendmmsg each, a run as soon
+  // as it is built.
   constexpr size_t run = 32;
   sip_sender::outbox out;
-  out.reserve(std::min(ev.targets.size(), run));
-  for (auto& t : ev.targets) {
+  out.reserve(std::min(ev.targets.size() - from, run));
+  auto end = std::min(ev.targets.size(), from + budget);
+  for (auto k = from; k < end; ++k) {
+    auto& t = ev.targets[k];
     auto i = st.dialogs.find(t.subscription_id);
     if (i == st.dialogs.end())
       continue; // a subscription of another edge or of the API
@@ -893,6 +921,32 @@ void on_notify_required(edge_actor* self, const notify_required_event& ev) {
     }
   }
   st.out->send_many(out);
+  return end;
+}
+
+/// Sends the next slice of the queued fan-outs (in arrival order, so the
+/// NOTIFYs of one dialog keep their order); if work remains, a fanout_atom
+/// to itself brings the rest after what is in the mailbox now.
+void run_fanouts(edge_actor* self) {
+  auto& st = self->state;
+  size_t budget = fanout_slice;
+  while (!st.fanouts.empty() && budget > 0) {
+    auto& w = st.fanouts.front();
+    auto& ev = w.event.get_as<notify_required_event>(0);
+    auto next = notify_targets(self, ev, w.next, budget);
+    budget -= next - w.next;
+    w.next = next;
+    if (w.next < ev.targets.size())
+      break;
+    // Done: the bus may send the next batch (flow control, event_ack).
+    if (w.ack_to)
+      self->send(w.ack_to, event_ack{});
+    st.fanouts.pop_front();
+  }
+  if (!st.fanouts.empty() && !st.fanout_pending) {
+    st.fanout_pending = true;
+    self->send(self, fanout_atom::value);
+  }
 }
 
 void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_message& req) {
@@ -1264,13 +1318,30 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       resume_notifies(self);
     },
     [=](event_batch& batch) {
-      self->state.counters.events_dropped += batch.dropped;
+      auto& st2 = self->state;
+      st2.counters.events_dropped += batch.dropped;
+      // To the bus that sent it (this node's or another member's), once
+      // the NOTIFYs of the batch are out.
+      caf::actor bus;
+      if (auto sender = self->current_sender())
+        bus = caf::actor_cast<caf::actor>(sender);
+      auto before = st2.fanouts.size();
       for (auto& m : batch.events)
         if (m.match_elements<notify_required_event>())
-          on_notify_required(self, m.get_as<notify_required_event>(0));
-      // To the bus that sent it: this node's or another member's.
-      if (auto sender = self->current_sender())
-        self->send(caf::actor_cast<caf::actor>(sender), event_ack{});
+          st2.fanouts.push_back(fanout_work{m, 0, nullptr});
+      if (st2.fanouts.size() == before) {
+        if (bus)
+          self->send(bus, event_ack{});
+      } else {
+        st2.fanouts.back().ack_to = bus;
+      }
+      // Otherwise a fanout_atom is on its way already.
+      if (before == 0)
+        run_fanouts(self);
+    },
+    [=](fanout_atom) {
+      self->state.fanout_pending = false;
+      run_fanouts(self);
     },
     [=](adopt_dialogs& x) {
       // Dialogs of a lost member's edge, for users this node owns: NOTIFYs

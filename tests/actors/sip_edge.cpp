@@ -7,6 +7,7 @@
 // Our headers before dsl.hpp: it defines the macros allow(), inject() and
 // expect(), and sip_message / rate_limiter have members called allow.
 #include <cctype>
+#include <set>
 
 #include "actors/engine.hpp"
 #include "actors/sip_edge.hpp"
@@ -521,6 +522,61 @@ CAF_TEST(a notify without answer ends the subscription after timer f) {
   answer gone{at(after)};
   CAF_REQUIRE(gone);
   CAF_CHECK_EQUAL(gone->status(), 481);
+}
+
+CAF_TEST(a large fan-out leaves in slices and lets other messages in between) {
+  // 600 watchers of alice (one more than a slice of 512).
+  constexpr int watchers = 600;
+  for (int i = 0; i < watchers; ++i) {
+    auto port = static_cast<uint16_t>(20000 + i);
+    auto w = "w" + std::to_string(i);
+    deliver(crlf("SUBSCRIBE sip:alice@localhost SIP/2.0\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port) + ";branch=z9hG4bK-f"
+                 + w + "\nMax-Forwards: 70\n"
+                 "From: <sip:" + w + "@localhost>;tag=t" + w + "\n"
+                 "To: <sip:alice@localhost>\nCall-ID: fan-" + w + "\nCSeq: 1 SUBSCRIBE\n"
+                 "Contact: <sip:" + w + "@127.0.0.1:" + std::to_string(port) + ">\n"
+                 "Event: presence\nExpires: 600\nContent-Length: 0\n\n"),
+            udp_peer(port));
+  }
+  sched.run();
+  auto before = sent();
+  deliver(publish_msg(1, away_pidf), udp_peer(5999));
+  // Run until the NotifyRequired batch is the edge's next message, then an
+  // OPTIONS arrives behind it.
+  auto next_is_batch = [&] {
+    auto e = caf::actor_cast<caf::abstract_actor*>(edge)->peek_at_next_mailbox_element();
+    return e != nullptr && e->content().match_elements<event_batch>();
+  };
+  while (!next_is_batch())
+    CAF_REQUIRE(sched.try_run_once());
+  deliver(crlf("OPTIONS sip:localhost SIP/2.0\n"
+               "Via: SIP/2.0/UDP 10.1.1.9:5070;branch=z9hG4bK-between\n"
+               "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+               "Call-ID: between\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n"),
+          udp_peer(5070));
+  sched.run();
+  // The 200 to the PUBLISH, 600 NOTIFYs, the 200 to the OPTIONS.
+  CAF_REQUIRE_EQUAL(sent(), before + 2 + watchers);
+  size_t notifies = 0;
+  size_t options_after = 0;
+  for (auto i = before; i < sent(); ++i) {
+    answer m{at(i)};
+    CAF_REQUIRE(m);
+    if (m->is_response() && m->cseq().method_token == "OPTIONS")
+      options_after = notifies;
+    else if (!m->is_response())
+      ++notifies;
+  }
+  CAF_CHECK_EQUAL(notifies, static_cast<size_t>(watchers));
+  // Answered after the first slice, before the rest.
+  CAF_CHECK_EQUAL(options_after, 512u);
+  // Every watcher got one NOTIFY with the new document.
+  std::set<std::string> peers;
+  for (auto i = before; i < sent(); ++i)
+    if (answer m{at(i)}; m && !m->is_response())
+      peers.insert(to_string(out->sent[i].first));
+  CAF_CHECK_EQUAL(peers.size(), static_cast<size_t>(watchers));
 }
 
 CAF_TEST(a 481 to a notify ends the subscription) {
