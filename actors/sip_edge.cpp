@@ -99,6 +99,8 @@ struct inflight_registers {
   std::shared_ptr<std::vector<pending_register>> requests;
   /// When they get a 500 if the shard has not answered (sweep_atom).
   caf::actor_clock::time_point deadline;
+  /// The shard of another cluster member they went to (null: this node's).
+  directory_shard_actor remote;
 };
 
 /// The edge's own timer for the REGISTERs in flight. A request with a
@@ -488,6 +490,49 @@ void answer_all(edge_actor* self, const std::vector<pending_register>& ps,
   self->state.out->send_many(out);
 }
 
+/// Answers every REGISTER of `ps` with 503 and Retry-After (RFC 3261
+/// §21.5.4): the member that owns their users was lost before answering.
+/// Nothing is known of their fate (the lost owner may have applied and
+/// replicated them), so the client retries, with a new CSeq, and the
+/// member that took the users over answers.
+void answer_member_lost(edge_actor* self, const std::vector<pending_register>& ps) {
+  auto& st = self->state;
+  sip_sender::outbox out;
+  out.reserve(ps.size());
+  for (auto& p : ps) {
+    auto b = respond(self, p.ctx, p.msg, 503, "Service Unavailable (cluster member lost)");
+    b.header("Retry-After", st.settings.retry_after);
+    send_response(self, p.ctx, b, &out);
+  }
+  st.out->send_many(out);
+}
+
+/// New cluster routes: the REGISTERs in flight to a member that is no
+/// longer in them get a 503 now, not the sweep's 500 after engine_timeout
+/// (a message in flight to a node that dies is lost without an error).
+void fail_lost_members(edge_actor* self, const cluster_routes& routes) {
+  auto& st = self->state;
+  auto listed = [&](const directory_shard_actor& shard) {
+    for (auto& m : routes.members)
+      if (std::find(m.shards.begin(), m.shards.end(), shard) != m.shards.end())
+        return true;
+    return false;
+  };
+  std::vector<uint64_t> lost;
+  for (auto& [id, x] : st.inflight)
+    if (x.remote && !listed(x.remote))
+      lost.push_back(id);
+  if (lost.empty())
+    return;
+  size_t n = 0;
+  for (auto id : lost)
+    if (auto ps = take_inflight(st, id)) {
+      n += ps->size();
+      answer_member_lost(self, *ps);
+    }
+  spdlog::warn("sip: {} REGISTER(s) in flight to a lost cluster member answered 503", n);
+}
+
 /// Once a second while REGISTERs are in flight: those the engine did not
 /// answer within engine_timeout get a 500, as a timed-out request would.
 void on_sweep(edge_actor* self) {
@@ -521,11 +566,20 @@ void flush_registers(edge_actor* self) {
     auto& q = st.reg_queues[idx];
     auto shard = idx < st.refs->shards.size() ? st.refs->shards[idx] : q.dest;
     auto id = ++st.next_inflight;
+    bool remote = idx >= st.refs->shards.size();
     st.inflight.emplace(
       id, inflight_registers{
-            std::make_shared<std::vector<pending_register>>(std::move(q.pending)), deadline});
-    auto on_error = [self, id](caf::error& err) {
-      if (auto ps = take_inflight(self->state, id))
+            std::make_shared<std::vector<pending_register>>(std::move(q.pending)), deadline,
+            remote ? shard : directory_shard_actor{}});
+    auto on_error = [self, id, remote](caf::error& err) {
+      auto ps = take_inflight(self->state, id);
+      if (!ps)
+        return;
+      // Another member's shard that is gone (its node lost: CAF bounces
+      // the request) is a 503 as above; anything else its error.
+      if (remote && err == caf::sec::request_receiver_down)
+        answer_member_lost(self, *ps);
+      else
         answer_all(self, *ps, err);
     };
     if (q.requests.size() == 1) {
@@ -1357,6 +1411,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       resume_notifies(self);
     },
     [=](cluster_routes& routes) {
+      fail_lost_members(self, routes);
       // The users of a subscription's target live on its owner, whose bus
       // emits the NotifyRequired: listen to every member's bus (each event
       // comes once per member, the body rendered once; the edge keeps the

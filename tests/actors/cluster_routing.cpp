@@ -261,6 +261,96 @@ CAF_TEST(a watcher on node 1 is notified of a presentity of node 3 publishing vi
   sched.run();
 }
 
+CAF_TEST(a register in flight to a lost member gets a 503 at once) {
+  auto out = std::make_shared<recording_sender>();
+  actors::sip_edge_settings s;
+  actors::bound_listener l;
+  l.addr = {core::transport::udp, "127.0.0.1", 5060};
+  l.port = 5060;
+  s.listeners.push_back(l);
+  s.domains = {"localhost"};
+  s.retry_after = 3;
+  auto edge = actors::spawn_sip_edge(sys, nodes[0], out, s);
+  cluster_routes all;
+  all.epoch = 1;
+  for (size_t i = 0; i < names.size(); ++i)
+    all.members.push_back(nodes[i].route_entry(names[i]));
+  self->send(edge, all);
+  sched.run();
+  auto reg = [&](const std::string& aor, int n) {
+    self->send(edge, sip_inbound{udp_peer(6000 + n),
+                                 crlf("REGISTER sip:localhost SIP/2.0\n"
+                                      "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(6000 + n)
+                                      + ";branch=z9hG4bK-lost" + std::to_string(n) + "\n"
+                                      "Max-Forwards: 70\n"
+                                      "From: <" + aor + ">;tag=f\nTo: <" + aor + ">\n"
+                                      "Call-ID: lost-" + std::to_string(n) + "\n"
+                                      "CSeq: 1 REGISTER\n"
+                                      "Contact: <sip:c@127.0.0.1:" + std::to_string(6000 + n)
+                                      + ">\nExpires: 600\nContent-Length: 0\n\n")});
+  };
+  // Runs until the register_request is in the mailbox of `aor`'s shard on
+  // node 3 (the owner), not handled yet.
+  auto in_flight = [&](const std::string& aor) {
+    auto& shards = nodes[2].refs->shards;
+    auto shard = shards[core::shard_of(aor, static_cast<uint32_t>(shards.size()))];
+    auto queued = [&] {
+      auto e = caf::actor_cast<caf::abstract_actor*>(shard)->peek_at_next_mailbox_element();
+      return e != nullptr && e->content().match_elements<register_request>();
+    };
+    while (!queued())
+      CAF_REQUIRE(sched.try_run_once());
+    return shard;
+  };
+  auto status_of = [&](size_t k) {
+    CAF_REQUIRE_GREATER(out->sent.size(), k);
+    answer a{out->sent[k].second};
+    CAF_REQUIRE(a);
+    return a->status();
+  };
+  // 1. Node 3 leaves the routes (its loss seen) while a REGISTER for one of
+  // its users is in flight: the edge answers 503 with Retry-After at once;
+  // the owner's late answer is dropped.
+  auto carol = owned_by(2, "carol");
+  reg(carol, 1);
+  in_flight(carol);
+  cluster_routes two;
+  two.epoch = 2;
+  for (size_t i = 0; i < 2; ++i)
+    two.members.push_back(nodes[i].route_entry(names[i]));
+  self->send(edge, two);
+  sched.prioritize(edge);
+  sched.run_once();
+  CAF_CHECK_EQUAL(status_of(0), 503);
+  answer a{out->sent[0].second};
+  CAF_CHECK_EQUAL(std::string{a->reason_phrase()}, "Service Unavailable (cluster member lost)");
+  CAF_CHECK(a->raw().find("\r\nRetry-After: 3\r\n") != std::string_view::npos);
+  sched.run();
+  CAF_CHECK_EQUAL(out->sent.size(), 1u);
+  // 2. Routes with node 3 again, but the shard of the next user is gone
+  // (its node lost, the routes not updated yet): CAF bounces the request
+  // (request_receiver_down), and that is a 503 too, not a 500.
+  self->send(edge, all);
+  sched.run();
+  auto dave = owned_by(2, "dave");
+  auto& shards = nodes[2].refs->shards;
+  caf::anon_send_exit(shards[core::shard_of(dave, static_cast<uint32_t>(shards.size()))],
+                      caf::exit_reason::kill);
+  sched.run();
+  reg(dave, 2);
+  sched.run();
+  CAF_REQUIRE_EQUAL(out->sent.size(), 2u);
+  CAF_CHECK_EQUAL(status_of(1), 503);
+  // 3. A REGISTER for a user of a member that stays is answered as before.
+  auto erin = owned_by(1, "erin");
+  reg(erin, 3);
+  sched.run();
+  CAF_REQUIRE_EQUAL(out->sent.size(), 3u);
+  CAF_CHECK_EQUAL(status_of(2), 200);
+  caf::anon_send_exit(edge, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
 CAF_TEST(bad routes are refused and change nothing) {
   cluster_routes routes;
   routes.members.push_back(nodes[0].route_entry("node-1"));
