@@ -202,6 +202,11 @@ struct edge_state {
   std::vector<uint32_t> reg_dirty;
   /// Sent to the engine, by id; the sweep answers what is overdue.
   std::unordered_map<uint64_t, inflight_registers> inflight;
+  /// PUBLISHes and SUBSCRIBEs sent to another member's actor (`remote`)
+  /// and not answered yet, by id (track_remote): answered 503 if that
+  /// member is lost meanwhile.
+  std::unordered_map<uint64_t, std::pair<caf::actor_addr, request_ctx>> open_remote;
+  uint64_t next_open = 0;
   uint64_t next_inflight = 0;
   bool sweeping = false;
   /// The Date header value, rebuilt once per second.
@@ -507,30 +512,87 @@ void answer_member_lost(edge_actor* self, const std::vector<pending_register>& p
   st.out->send_many(out);
 }
 
+/// The 503 of answer_member_lost for one request known by its bytes
+/// (PUBLISH, SUBSCRIBE).
+void answer_member_lost(edge_actor* self, const request_ctx& ctx) {
+  auto& st = self->state;
+  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from), st.settings.limits);
+  if (!again)
+    return;
+  auto b = respond(self, ctx, *again, 503, "Service Unavailable (cluster member lost)");
+  b.header("Retry-After", st.settings.retry_after);
+  send_response(self, ctx, b);
+}
+
+/// Before a PUBLISH or SUBSCRIBE goes to `dest`: when that is another
+/// member's actor, remembers it (an id, else 0) so that the loss of that
+/// member answers it at once (fail_lost_members).
+uint64_t track_remote(edge_actor* self, const caf::actor_addr& dest, bool remote,
+                      const request_ctx& ctx) {
+  if (!remote)
+    return 0;
+  auto& st = self->state;
+  auto id = ++st.next_open;
+  st.open_remote.emplace(id, std::make_pair(dest, ctx));
+  return id;
+}
+
+/// Whether the answer (or error) for tracked request `id` is still to be
+/// sent: false when the loss of its member answered it already.
+bool claim(edge_actor* self, uint64_t id) {
+  return id == 0 || self->state.open_remote.erase(id) > 0;
+}
+
+/// A PUBLISH's or SUBSCRIBE's error: a request to another member's actor
+/// that is gone (CAF bounces it) is the 503 of a lost member.
+void answer_tracked_error(edge_actor* self, uint64_t id, const request_ctx& ctx,
+                          const caf::error& err) {
+  if (!claim(self, id))
+    return;
+  if (id != 0 && err == caf::sec::request_receiver_down)
+    answer_member_lost(self, ctx);
+  else
+    answer_error(self, ctx, err);
+}
+
 /// New cluster routes: the REGISTERs in flight to a member that is no
 /// longer in them get a 503 now, not the sweep's 500 after engine_timeout
 /// (a message in flight to a node that dies is lost without an error).
 void fail_lost_members(edge_actor* self, const cluster_routes& routes) {
   auto& st = self->state;
-  auto listed = [&](const directory_shard_actor& shard) {
-    for (auto& m : routes.members)
-      if (std::find(m.shards.begin(), m.shards.end(), shard) != m.shards.end())
+  auto listed = [&](const caf::actor_addr& x) {
+    for (auto& m : routes.members) {
+      if (caf::actor_cast<caf::actor_addr>(m.subscriptions) == x)
         return true;
+      for (auto& shard : m.shards)
+        if (caf::actor_cast<caf::actor_addr>(shard) == x)
+          return true;
+    }
     return false;
   };
   std::vector<uint64_t> lost;
   for (auto& [id, x] : st.inflight)
-    if (x.remote && !listed(x.remote))
+    if (x.remote && !listed(caf::actor_cast<caf::actor_addr>(x.remote)))
       lost.push_back(id);
-  if (lost.empty())
-    return;
   size_t n = 0;
   for (auto id : lost)
     if (auto ps = take_inflight(st, id)) {
       n += ps->size();
       answer_member_lost(self, *ps);
     }
-  spdlog::warn("sip: {} REGISTER(s) in flight to a lost cluster member answered 503", n);
+  lost.clear();
+  for (auto& [id, x] : st.open_remote)
+    if (!listed(x.first))
+      lost.push_back(id);
+  for (auto id : lost) {
+    auto i = st.open_remote.find(id);
+    auto ctx = std::move(i->second.second);
+    st.open_remote.erase(i);
+    ++n;
+    answer_member_lost(self, ctx);
+  }
+  if (n > 0)
+    spdlog::warn("sip: {} request(s) in flight to a lost cluster member answered 503", n);
 }
 
 /// Once a second while REGISTERs are in flight: those the engine did not
@@ -893,9 +955,13 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
   }
   auto sup = supervisor_for(st, r.id.empty() ? r.target
                                              : std::string{target_of_subscription(r.id)});
+  auto open_id = track_remote(self, caf::actor_cast<caf::actor_addr>(sup),
+                              sup != st.subscriptions, ctx);
   self->request(sup, std::chrono::seconds{10}, std::move(r))
     .then(
       [=](subscribe_reply& rep) {
+        if (!claim(self, open_id))
+          return;
         auto& st2 = self->state;
         auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
                                              st2.settings.limits);
@@ -946,7 +1012,7 @@ void on_subscribe(edge_actor* self, const request_ctx& ctx, const core::sip_mess
         if (over)
           drop_dialog(st2, id);
       },
-      [=](caf::error& err) { answer_error(self, ctx, err); });
+      [=](caf::error& err) { answer_tracked_error(self, open_id, ctx, err); });
 }
 
 /// NotifyRequired from the engine: one NOTIFY per dialog of ours, for
@@ -1016,10 +1082,17 @@ void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_messag
   r.content_type = std::string{req.media_type()};
   r.body = std::string{req.body()};
   r.expires = req.expires();
-  self->request(self->state.refs->shard_for(r.aor), std::chrono::seconds{10},
-                std::move(r))
+  auto& st = self->state;
+  auto dest = st.refs->shard_for(r.aor);
+  auto id = track_remote(self, caf::actor_cast<caf::actor_addr>(dest),
+                         std::find(st.refs->shards.begin(), st.refs->shards.end(), dest)
+                           == st.refs->shards.end(),
+                         ctx);
+  self->request(dest, std::chrono::seconds{10}, std::move(r))
     .then(
       [=](publish_reply& rep) {
+        if (!claim(self, id))
+          return;
         auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
                                              self->state.settings.limits);
         if (!again)
@@ -1030,7 +1103,7 @@ void on_publish(edge_actor* self, const request_ctx& ctx, const core::sip_messag
         b.header(core::header_id::expires, rep.expires);
         send_response(self, ctx, b);
       },
-      [=](caf::error& err) { answer_error(self, ctx, err); });
+      [=](caf::error& err) { answer_tracked_error(self, id, ctx, err); });
 }
 
 /// RFC 3261 §8.2.1 - §8.2.3, in that order: a method we serve (405 for a

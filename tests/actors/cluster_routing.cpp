@@ -28,6 +28,7 @@ namespace {
 
 using config = test_support::registered_types_config;
 using test_support::answer;
+using test_support::away_pidf;
 using test_support::crlf;
 using test_support::recording_sender;
 using test_support::udp_peer;
@@ -347,6 +348,50 @@ CAF_TEST(a register in flight to a lost member gets a 503 at once) {
   sched.run();
   CAF_REQUIRE_EQUAL(out->sent.size(), 3u);
   CAF_CHECK_EQUAL(status_of(2), 200);
+  // 4. A PUBLISH and a SUBSCRIBE in flight to node 3 when it is lost: 503
+  // at once too (not the 10 s request timeout), late answers dropped.
+  self->send(edge, all);
+  sched.run();
+  auto frank = owned_by(2, "frank");
+  self->send(edge, sip_inbound{udp_peer(7001),
+                               crlf("PUBLISH " + frank + " SIP/2.0\n"
+                                    "Via: SIP/2.0/UDP 127.0.0.1:7001;branch=z9hG4bK-lp\n"
+                                    "Max-Forwards: 70\n"
+                                    "From: <" + frank + ">;tag=p\nTo: <" + frank + ">\n"
+                                    "Call-ID: lost-pub\nCSeq: 1 PUBLISH\n"
+                                    "Event: presence\nExpires: 600\n"
+                                    "Content-Type: application/pidf+xml\n"
+                                    "Content-Length: " + std::to_string(away_pidf.size())
+                                    + "\n\n") + away_pidf});
+  self->send(edge, sip_inbound{udp_peer(7002),
+                               crlf("SUBSCRIBE " + frank + " SIP/2.0\n"
+                                    "Via: SIP/2.0/UDP 127.0.0.1:7002;branch=z9hG4bK-ls\n"
+                                    "Max-Forwards: 70\n"
+                                    "From: <sip:bob@localhost>;tag=s\nTo: <" + frank + ">\n"
+                                    "Call-ID: lost-sub\nCSeq: 1 SUBSCRIBE\n"
+                                    "Contact: <sip:bob@127.0.0.1:7002>\n"
+                                    "Event: presence\nExpires: 600\nContent-Length: 0\n\n")});
+  auto& fshards = nodes[2].refs->shards;
+  auto fshard = fshards[core::shard_of(frank, static_cast<uint32_t>(fshards.size()))];
+  auto publish_queued = [&] {
+    auto e = caf::actor_cast<caf::abstract_actor*>(fshard)->peek_at_next_mailbox_element();
+    return e != nullptr && e->content().match_elements<publish_request>();
+  };
+  auto subscribe_queued = [&] {
+    auto e = caf::actor_cast<caf::abstract_actor*>(nodes[2].subscriptions)
+               ->peek_at_next_mailbox_element();
+    return e != nullptr && e->content().match_elements<subscribe_request>();
+  };
+  while (!publish_queued() || !subscribe_queued())
+    CAF_REQUIRE(sched.try_run_once());
+  self->send(edge, two);
+  sched.prioritize(edge);
+  sched.run_once();
+  CAF_REQUIRE_EQUAL(out->sent.size(), 5u);
+  CAF_CHECK_EQUAL(status_of(3), 503);
+  CAF_CHECK_EQUAL(status_of(4), 503);
+  sched.run();
+  CAF_CHECK_EQUAL(out->sent.size(), 5u);
   caf::anon_send_exit(edge, caf::exit_reason::user_shutdown);
   sched.run();
 }
