@@ -245,10 +245,13 @@ int main(int argc, char** argv) {
       rc = 1;
     } else {
       // One line per listener with the port really bound (scripts read it).
+      // Each line is ONE write to stdout: the log (spdlog, also stdout) of
+      // the actors already running must not land inside it.
       for (auto& l : server->listeners())
-        std::cout << "registrard: listening on "
-                  << to_string(sip_endpoint{l.addr.proto, l.addr.host, l.port, 0, 0})
-                  << std::endl;
+        std::cout << ("registrard: listening on "
+                      + to_string(sip_endpoint{l.addr.proto, l.addr.host, l.port, 0, 0})
+                      + "\n")
+                  << std::flush;
       spdlog::info("{}", actors::summary(cfg));
       caf::actor cluster_node;
       if (actors::cluster_enabled(cfg)) {
@@ -268,9 +271,9 @@ int main(int argc, char** argv) {
         // Every member's engine, as the membership learns them, becomes
         // the engine's routes and the edge's list of buses.
         actors::spawn_cluster_router(sys, eng, cs.node_id, cluster_node, server->edge());
-        std::cout << "registrard: cluster listening on "
-                  << core::address_of(node->self) << " as " << node->self.id
-                  << std::endl;
+        std::cout << ("registrard: cluster listening on " + core::address_of(node->self)
+                      + " as " + node->self.id + "\n")
+                  << std::flush;
       }
       int sig = 0;
       sigwait(&sigs, &sig);
