@@ -1423,8 +1423,11 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
                                          event_bit(event_kind::notify_required)});
   return {
     [=](sip_inbound& in) {
+      bool udp = in.from.proto == core::transport::udp;
       on_inbound(self, in);
       flush_registers(self);
+      if (udp)
+        self->state.out->consumed(1);
     },
     [=](std::vector<sip_inbound>& burst) {
       // Datagrams the transport read in one go: handled in order, their
@@ -1432,6 +1435,7 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
       for (auto& in : burst)
         on_inbound(self, in);
       flush_registers(self);
+      self->state.out->consumed(burst.size());
     },
     [=](sip_connection_closed&) {
       // Dialogs keep their peer: the next NOTIFY opens a new connection to
@@ -1560,8 +1564,10 @@ void sip_server::stop() {
     transport_->stop();
   if (transport_ && edge_) {
     auto& s = transport_->stats();
-    spdlog::info("sip: {} datagrams in {} bursts, {} TCP messages", s.datagrams_in.load(),
-                 s.datagram_bursts.load(), s.stream_messages_in.load());
+    spdlog::info("sip: {} datagrams in {} bursts, {} TCP messages; UDP reads paused {} "
+                 "times (edge behind)",
+                 s.datagrams_in.load(), s.datagram_bursts.load(), s.stream_messages_in.load(),
+                 s.udp_pauses.load());
   }
   if (edge_)
     caf::anon_send_exit(edge_, caf::exit_reason::user_shutdown);

@@ -31,6 +31,10 @@ void sip_sender::send_many(outbox& msgs) {
     send(to, std::move(bytes));
 }
 
+void sip_sender::consumed(size_t) {
+  // nop
+}
+
 namespace {
 
 constexpr uint64_t listener_tag = uint64_t{1} << 63;
@@ -116,6 +120,14 @@ struct sip_transport::impl {
   /// Outgoing TCP messages from other threads: the I/O thread's mailbox.
   std::mutex out_mtx;
   std::vector<std::pair<sip_endpoint, std::string>> out_queue;
+  /// UDP datagrams handed to the edge, not yet consumed(); the I/O thread
+  /// adds, the edge's thread subtracts.
+  std::atomic<int64_t> queued{0};
+  /// The UDP sockets are out of the epoll set's interest (the I/O thread
+  /// writes, consumed() reads: seq_cst with `queued`, so that either
+  /// consumed() sees the pause and wakes the I/O thread, or the I/O thread
+  /// sees the drop in `queued` and does not stay paused).
+  std::atomic<bool> paused{false};
 };
 
 sip_transport::sip_transport(transport_limits limits)
@@ -255,6 +267,15 @@ void sip_transport::send_many(outbox& msgs) {
   }
 }
 
+void sip_transport::consumed(size_t datagrams) {
+  auto limit = static_cast<int64_t>(limits_.max_queued_datagrams);
+  auto left = impl_->queued.fetch_sub(static_cast<int64_t>(datagrams)) - static_cast<int64_t>(datagrams);
+  if (limit > 0 && left <= limit / 2 && impl_->paused.load()) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(impl_->wake_fd, &one, sizeof(one));
+  }
+}
+
 void sip_transport::send(const sip_endpoint& to, std::string bytes) {
   if (to.listener >= impl_->fds.size()) {
     ++stats_.send_failures;
@@ -290,6 +311,38 @@ void sip_transport::run() {
     ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
     ev.data.u64 = c.id;
     ::epoll_ctl(im.epfd, EPOLL_CTL_MOD, c.fd, &ev);
+  };
+  // Overload: the UDP sockets leave the epoll interest while the edge has
+  // more than max_queued_datagrams waiting, and come back at half of it.
+  auto limit = static_cast<int64_t>(limits_.max_queued_datagrams);
+  auto set_udp_interest = [&](bool on) {
+    for (uint32_t i = 0; i < im.fds.size(); ++i) {
+      if (listeners_[i].addr.proto != core::transport::udp)
+        continue;
+      epoll_event ev{};
+      ev.events = on ? EPOLLIN : 0u;
+      ev.data.u64 = listener_tag | i;
+      ::epoll_ctl(im.epfd, EPOLL_CTL_MOD, im.fds[i], &ev);
+    }
+  };
+  auto overloaded = [&] { return limit > 0 && im.queued.load() > limit; };
+  auto maybe_pause = [&] {
+    if (im.paused.load() || !overloaded())
+      return;
+    set_udp_interest(false);
+    im.paused.store(true);
+    ++stats_.udp_pauses;
+    // consumed() may have run between the check and the store: look again.
+    if (im.queued.load() <= limit / 2) {
+      im.paused.store(false);
+      set_udp_interest(true);
+    }
+  };
+  auto maybe_resume = [&] {
+    if (im.paused.load() && im.queued.load() <= limit / 2) {
+      im.paused.store(false);
+      set_udp_interest(true);
+    }
   };
   auto close_conn = [&](uint64_t id) {
     auto i = im.conns.find(id);
@@ -460,7 +513,7 @@ void sip_transport::run() {
   };
   auto read_udp = [&](uint32_t index) {
     auto fd = im.fds[index];
-    for (int round = 0; round < bursts_per_event; ++round) {
+    for (int round = 0; round < bursts_per_event && !overloaded(); ++round) {
       for (unsigned k = 0; k < udp_burst; ++k) {
         iov[k].iov_base = ubuf.data() + k * read_chunk;
         iov[k].iov_len = read_chunk;
@@ -477,6 +530,7 @@ void sip_transport::run() {
       auto count = static_cast<unsigned>(n);
       stats_.datagrams_in += count;
       ++stats_.datagram_bursts;
+      im.queued += count;
       if (count == 1) {
         caf::anon_send(im.edge, inbound_of(0, index));
       } else {
@@ -539,8 +593,10 @@ void sip_transport::run() {
         for (auto& [to, bytes] : pending)
           queue_out(to, bytes);
         pending.clear();
+        maybe_resume();
       } else if (tag & listener_tag) {
         on_listener(static_cast<uint32_t>(tag & ~listener_tag));
+        maybe_pause();
       } else {
         auto c = im.conns.find(tag);
         if (c == im.conns.end())

@@ -58,6 +58,11 @@ public:
   /// left valid but unspecified. The default calls send() for each; the
   /// transport sends each run of UDP datagrams with one sendmmsg.
   virtual void send_many(outbox& msgs);
+
+  /// The edge has handled `datagrams` UDP datagrams the transport handed
+  /// it (the transport bounds how many wait in the edge's mailbox). The
+  /// default does nothing.
+  virtual void consumed(size_t datagrams);
 };
 
 /// What to listen on.
@@ -86,6 +91,12 @@ struct transport_limits {
   size_t max_connections = 10000;
   /// Unsent bytes per TCP connection before it is closed as stuck.
   size_t max_send_buffer = 4 * 1024 * 1024;
+  /// UDP datagrams handed to the edge and not handled yet beyond which the
+  /// transport stops reading its UDP sockets (overload: the kernel's
+  /// socket buffers fill and drop, the clients retransmit) until the edge
+  /// is down to half of it. Bounds the memory and the queueing delay of a
+  /// flood (~1 KB and ~10 us of work per datagram). 0 = no bound.
+  size_t max_queued_datagrams = 16384;
 };
 
 /// Counters (read from any thread).
@@ -99,6 +110,9 @@ struct transport_stats {
   std::atomic<uint64_t> connections_closed{0};
   std::atomic<uint64_t> framing_errors{0};
   std::atomic<uint64_t> send_failures{0};
+  /// Times the UDP reads paused because the edge was behind
+  /// (transport_limits::max_queued_datagrams).
+  std::atomic<uint64_t> udp_pauses{0};
 };
 
 class sip_transport final : public sip_sender {
@@ -127,6 +141,8 @@ public:
   void send(const sip_endpoint& to, std::string bytes) override;
 
   void send_many(outbox& msgs) override;
+
+  void consumed(size_t datagrams) override;
 
   const transport_stats& stats() const { return stats_; }
 

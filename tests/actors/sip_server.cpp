@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "actors/engine.hpp"
 #include "actors/sip_edge.hpp"
 #include "core/pidf.hpp"
@@ -488,4 +491,56 @@ CAF_TEST(ipv6 loopback) {
   CAF_CHECK(a->vias()[0].received.empty()); // the Via host is the source
   l->stop();
   eng6.shutdown();
+}
+
+CAF_TEST(udp reads pause while the edge is behind and resume when it catches up) {
+  config cfgq;
+  caf::actor_system sysq{cfgq};
+  caf::scoped_actor edge{sysq}; // stands in for the edge: consumes when told
+  actors::transport_limits limits;
+  limits.max_queued_datagrams = 64;
+  actors::sip_transport t{limits};
+  actors::bound_listener l;
+  std::string err;
+  CAF_REQUIRE(t.bind({core::transport::udp, "127.0.0.1", 0}, l, err));
+  t.start(caf::actor_cast<caf::actor>(edge));
+  client c{l.port};
+  constexpr size_t total = 500; // 500 small datagrams fit the socket buffer
+  for (size_t i = 0; i < total; ++i)
+    c.send("datagram " + std::to_string(i));
+  // Everything handed over arrives here; nothing is consumed yet.
+  size_t got = 0;
+  auto take = [&] {
+    bool any = false;
+    edge->receive([&](sip_inbound&) { ++got, any = true; },
+                  [&](std::vector<sip_inbound>& burst) { got += burst.size(), any = true; },
+                  caf::after(std::chrono::seconds{10}) >> [] {});
+    return any;
+  };
+  while (got <= limits.max_queued_datagrams)
+    CAF_REQUIRE(take());
+  // Over the bound: the reads pause (bounded busy wait for the I/O thread's
+  // flag, no sleep) and no more than one burst beyond it was read.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (t.stats().udp_pauses.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  CAF_REQUIRE_EQUAL(t.stats().udp_pauses.load(), 1u);
+  auto read = t.stats().datagrams_in.load();
+  CAF_CHECK_LESS_OR_EQUAL(read, limits.max_queued_datagrams + 32);
+  CAF_CHECK_LESS(read, total);
+  while (got < read)
+    CAF_REQUIRE(take());
+  CAF_CHECK_EQUAL(t.stats().datagrams_in.load(), read); // still paused
+  // The edge catches up: the reads resume, and in the end every datagram
+  // (kept by the kernel meanwhile) arrives.
+  t.consumed(got);
+  size_t consumed = got;
+  while (got < total) {
+    CAF_REQUIRE(take());
+    t.consumed(got - consumed);
+    consumed = got;
+  }
+  CAF_CHECK_EQUAL(got, total);
+  CAF_CHECK_GREATER_OR_EQUAL(t.stats().udp_pauses.load(), 1u);
+  t.stop();
 }
