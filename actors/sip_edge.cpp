@@ -208,6 +208,10 @@ struct edge_state {
   std::unordered_map<uint64_t, std::pair<caf::actor_addr, request_ctx>> open_remote;
   uint64_t next_open = 0;
   uint64_t next_inflight = 0;
+  /// UDP REGISTERs queued for the engine so far (a running count: a
+  /// handler's datagrams minus the REGISTERs it queued are consumed at its
+  /// end, the REGISTERs when answered).
+  uint64_t udp_registers_held = 0;
   bool sweeping = false;
   /// The Date header value, rebuilt once per second.
   std::string date;
@@ -470,8 +474,21 @@ void on_register(edge_actor* self, request_ctx& ctx, core::sip_message& req) {
   auto& q = st.reg_queues[idx];
   if (q.requests.empty())
     st.reg_dirty.push_back(idx);
+  if (ctx.from.proto == core::transport::udp)
+    ++st.udp_registers_held; // consumed() once answered (release_udp)
   q.requests.push_back(std::move(r));
   q.pending.push_back(pending_register{std::move(ctx), std::move(req)});
+}
+
+/// REGISTERs that arrived over UDP are handled (answered) only when the
+/// engine's reply comes: the transport learns of them then (consumed),
+/// so a flood that backs up in the engine also pauses the UDP reads.
+void release_udp(edge_state& st, const std::vector<pending_register>& ps) {
+  size_t n = 0;
+  for (auto& p : ps)
+    n += p.ctx.from.proto == core::transport::udp ? 1 : 0;
+  if (n > 0)
+    st.out->consumed(n);
 }
 
 /// The REGISTERs of in-flight entry `id`, which is then gone; null when the
@@ -482,6 +499,7 @@ std::shared_ptr<std::vector<pending_register>> take_inflight(edge_state& st, uin
     return nullptr;
   auto ps = std::move(i->second.requests);
   st.inflight.erase(i);
+  release_udp(st, *ps);
   return ps;
 }
 
@@ -604,6 +622,7 @@ void on_sweep(edge_actor* self) {
     if (i->second.deadline <= now) {
       auto ps = std::move(i->second.requests);
       i = st.inflight.erase(i);
+      release_udp(st, *ps);
       spdlog::warn("sip: the engine did not answer {} REGISTER(s) in time", ps->size());
       answer_all(self, *ps, caf::make_error(caf::sec::request_timeout));
     } else {
@@ -1423,19 +1442,25 @@ caf::behavior sip_edge(edge_actor* self, std::shared_ptr<const engine_refs> refs
                                          event_bit(event_kind::notify_required)});
   return {
     [=](sip_inbound& in) {
+      auto& st2 = self->state;
       bool udp = in.from.proto == core::transport::udp;
+      auto held = st2.udp_registers_held;
       on_inbound(self, in);
       flush_registers(self);
-      if (udp)
-        self->state.out->consumed(1);
+      if (udp && st2.udp_registers_held == held)
+        st2.out->consumed(1);
     },
     [=](std::vector<sip_inbound>& burst) {
       // Datagrams the transport read in one go: handled in order, their
       // REGISTERs go to the engine as one batch per shard.
+      auto& st2 = self->state;
+      auto held = st2.udp_registers_held;
       for (auto& in : burst)
         on_inbound(self, in);
       flush_registers(self);
-      self->state.out->consumed(burst.size());
+      auto queued = static_cast<size_t>(st2.udp_registers_held - held);
+      if (burst.size() > queued)
+        st2.out->consumed(burst.size() - queued);
     },
     [=](sip_connection_closed&) {
       // Dialogs keep their peer: the next NOTIFY opens a new connection to

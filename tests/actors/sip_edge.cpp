@@ -314,6 +314,29 @@ CAF_TEST(the path of a register from the wire to the user and back) {
   CAF_CHECK_EQUAL(l->bindings[0].received, "127.0.0.1:5070");
 }
 
+CAF_TEST(the transport learns of a udp register as handled only once it is answered) {
+  // What the transport's overload bound counts (sip_sender::consumed): an
+  // OPTIONS when its handler is done, a REGISTER when the engine answered.
+  auto before = out->consumed_total;
+  std::vector<sip_inbound> burst;
+  burst.push_back(sip_inbound{udp_peer(5070), register_msg(5070, 1, "600")});
+  burst.push_back(sip_inbound{udp_peer(5071),
+                              crlf("OPTIONS sip:localhost SIP/2.0\n"
+                                   "Via: SIP/2.0/UDP 10.1.1.9:5071;branch=z9hG4bK-cons\n"
+                                   "From: <sip:x@localhost>;tag=x\nTo: <sip:localhost>\n"
+                                   "Call-ID: cons\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n")});
+  self->send(edge, std::move(burst));
+  expect((std::vector<sip_inbound>), from(self).to(edge));
+  CAF_CHECK_EQUAL(out->consumed_total, before + 1); // the OPTIONS
+  auto shard = caf::actor_cast<caf::actor>(eng.refs->shard_for("sip:alice@localhost"));
+  expect((register_request), from(edge).to(shard));
+  CAF_CHECK_EQUAL(out->consumed_total, before + 1);
+  expect((register_reply), from(shard).to(edge));
+  CAF_CHECK_EQUAL(out->consumed_total, before + 2); // and the REGISTER
+  sched.run();
+  CAF_CHECK_EQUAL(out->consumed_total, before + 2);
+}
+
 CAF_TEST(retransmitted requests are absorbed and answered alike) {
   auto req = register_msg(5070, 1, "600");
   deliver(req, udp_peer(5070));

@@ -65,6 +65,9 @@ struct recording_sender : actors::sip_sender {
     batches.push_back(msgs.size());
     sip_sender::send_many(msgs);
   }
+  /// Datagrams the edge reported handled (sip_sender::consumed).
+  size_t consumed_total = 0;
+  void consumed(size_t n) override { consumed_total += n; }
 };
 
 // -- requests of the edge suites ------------------------------------------------------
