@@ -45,10 +45,7 @@ struct fixture : test_coordinator_fixture<config> {
       ecfg.shards = 2;
       nodes.push_back(actors::spawn_engine(sys, ecfg));
     }
-    cluster_routes routes;
-    routes.epoch = 1;
-    for (size_t i = 0; i < names.size(); ++i)
-      routes.members.push_back(nodes[i].route_entry(names[i]));
+    auto routes = routes_of();
     for (size_t i = 0; i < names.size(); ++i)
       CAF_REQUIRE(nodes[i].set_routes(routes, names[i]));
     sched.run();
@@ -92,6 +89,29 @@ struct fixture : test_coordinator_fixture<config> {
                  [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
     }
     return n;
+  }
+
+  /// Routes over all three nodes (epoch 1) or the first `n` of them.
+  cluster_routes routes_of(size_t n = 3, uint64_t epoch = 1) {
+    cluster_routes routes;
+    routes.epoch = epoch;
+    for (size_t i = 0; i < n; ++i)
+      routes.members.push_back(nodes[i].route_entry(names[i]));
+    return routes;
+  }
+
+  /// The SIP edge of node 1 on a fake transport, told the routes of all
+  /// three nodes (as the daemon does on every membership change).
+  caf::actor spawn_edge(const std::shared_ptr<recording_sender>& out,
+                        actors::sip_edge_settings s = {}) {
+    actors::bound_listener l;
+    l.addr = {core::transport::udp, "127.0.0.1", 5060};
+    l.port = 5060;
+    s.listeners.push_back(l);
+    auto edge = actors::spawn_sip_edge(sys, nodes[0], out, s);
+    self->send(edge, routes_of());
+    sched.run();
+    return edge;
   }
 
   /// The first AOR "sip:<prefix>N@localhost" owned by node `i`.
@@ -201,21 +221,8 @@ CAF_TEST(subscriptions are numbered and held by the targets owner) {
 
 CAF_TEST(a watcher on node 1 is notified of a presentity of node 3 publishing via node 2) {
   auto target = owned_by(2, "alice");
-  // The SIP edge of node 1, told the routes (as the daemon does on every
-  // membership change).
   auto out = std::make_shared<recording_sender>();
-  actors::sip_edge_settings s;
-  actors::bound_listener l;
-  l.addr = {core::transport::udp, "127.0.0.1", 5060};
-  l.port = 5060;
-  s.listeners.push_back(l);
-  auto edge = actors::spawn_sip_edge(sys, nodes[0], out, s);
-  cluster_routes routes;
-  routes.epoch = 1;
-  for (size_t i = 0; i < names.size(); ++i)
-    routes.members.push_back(nodes[i].route_entry(names[i]));
-  self->send(edge, routes);
-  sched.run();
+  auto edge = spawn_edge(out);
   self->send(edge, sip_inbound{udp_peer(6000),
                                crlf("SUBSCRIBE " + target + " SIP/2.0\n"
                                     "Via: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK-c1\n"
@@ -265,19 +272,9 @@ CAF_TEST(a watcher on node 1 is notified of a presentity of node 3 publishing vi
 CAF_TEST(a register in flight to a lost member gets a 503 at once) {
   auto out = std::make_shared<recording_sender>();
   actors::sip_edge_settings s;
-  actors::bound_listener l;
-  l.addr = {core::transport::udp, "127.0.0.1", 5060};
-  l.port = 5060;
-  s.listeners.push_back(l);
-  s.domains = {"localhost"};
   s.retry_after = 3;
-  auto edge = actors::spawn_sip_edge(sys, nodes[0], out, s);
-  cluster_routes all;
-  all.epoch = 1;
-  for (size_t i = 0; i < names.size(); ++i)
-    all.members.push_back(nodes[i].route_entry(names[i]));
-  self->send(edge, all);
-  sched.run();
+  auto edge = spawn_edge(out, s);
+  auto all = routes_of();
   auto reg = [&](const std::string& aor, int n) {
     self->send(edge, sip_inbound{udp_peer(6000 + n),
                                  crlf("REGISTER sip:localhost SIP/2.0\n"
@@ -315,10 +312,7 @@ CAF_TEST(a register in flight to a lost member gets a 503 at once) {
   auto carol = owned_by(2, "carol");
   reg(carol, 1);
   in_flight(carol);
-  cluster_routes two;
-  two.epoch = 2;
-  for (size_t i = 0; i < 2; ++i)
-    two.members.push_back(nodes[i].route_entry(names[i]));
+  auto two = routes_of(2, 2);
   self->send(edge, two);
   sched.prioritize(edge);
   sched.run_once();

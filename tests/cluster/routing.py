@@ -77,6 +77,13 @@ def fail(msg):
     sys.exit(1)
 
 
+def dump_logs(nodes, lines=8):
+    """The last lines of each node's log (on failure)."""
+    for n in nodes:
+        print("---- %s (last %d lines)" % (n.name, lines))
+        print("".join(n.text().splitlines(True)[-lines:]), end="")
+
+
 def header(msg, name):
     m = re.search(r"^" + name + r":\s*(.*?)\r$", msg, re.M | re.I)
     return m.group(1) if m else None
@@ -407,9 +414,7 @@ def main():
             print("PASS: after the rejoin and a kill -9 of node-1, all 30 users found through "
                   "node-2 and node-3; bob's dialog adopted by node-3 (CSeq %d)" % cb, flush=True)
         except SystemExit:
-            for n in nodes:
-                print("---- %s (last 8 lines)" % n.name)
-                print("".join(n.text().splitlines(True)[-8:]), end="")
+            dump_logs(nodes)
             raise
         finally:
             for n in nodes:

@@ -26,7 +26,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from routing import NODES, Node, fail, owner, start_cluster  # noqa: E402
+from routing import NODES, Node, dump_logs, fail, owner, start_cluster  # noqa: E402
 
 
 PUBLISHERS, WATCHERS, UPDATES = 12, 3, 40
@@ -139,9 +139,7 @@ def main():
         print("PASS: %d acknowledged registrations all found through node-1 and node-2; "
               "presence updates went on; take-over %.0f ms" % (acked, takeover), flush=True)
     except SystemExit:
-        for n in nodes:
-            print("---- %s (last 8 lines)" % n.name)
-            print("".join(n.text().splitlines(True)[-8:]), end="")
+        dump_logs(nodes)
         raise
     finally:
         for _, p in runs:
