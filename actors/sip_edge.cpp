@@ -2,6 +2,7 @@
 #include "actors/sip_edge.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -518,28 +519,28 @@ void answer_all(edge_actor* self, const std::vector<pending_register>& ps,
 /// Nothing is known of their fate (the lost owner may have applied and
 /// replicated them), so the client retries, with a new CSeq, and the
 /// member that took the users over answers.
-void answer_member_lost(edge_actor* self, const std::vector<pending_register>& ps) {
-  auto& st = self->state;
-  sip_sender::outbox out;
-  out.reserve(ps.size());
-  for (auto& p : ps) {
-    auto b = respond(self, p.ctx, p.msg, 503, "Service Unavailable (cluster member lost)");
-    b.header("Retry-After", st.settings.retry_after);
-    send_response(self, p.ctx, b, &out);
-  }
-  st.out->send_many(out);
+void answer_member_lost(edge_actor* self, const request_ctx& ctx, const core::sip_message& req,
+                        sip_sender::outbox* outbox = nullptr) {
+  auto b = respond(self, ctx, req, 503, "Service Unavailable (cluster member lost)");
+  b.header("Retry-After", self->state.settings.retry_after);
+  send_response(self, ctx, b, outbox);
 }
 
-/// The 503 of answer_member_lost for one request known by its bytes
-/// (PUBLISH, SUBSCRIBE).
+/// The same for every REGISTER of `ps`, in one send_many.
+void answer_member_lost(edge_actor* self, const std::vector<pending_register>& ps) {
+  sip_sender::outbox out;
+  out.reserve(ps.size());
+  for (auto& p : ps)
+    answer_member_lost(self, p.ctx, p.msg, &out);
+  self->state.out->send_many(out);
+}
+
+/// The same for one request known by its bytes (PUBLISH, SUBSCRIBE).
 void answer_member_lost(edge_actor* self, const request_ctx& ctx) {
-  auto& st = self->state;
-  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from), st.settings.limits);
-  if (!again)
-    return;
-  auto b = respond(self, ctx, *again, 503, "Service Unavailable (cluster member lost)");
-  b.header("Retry-After", st.settings.retry_after);
-  send_response(self, ctx, b);
+  auto again = core::parse_sip_message(*ctx.raw, framing_of(ctx.from),
+                                       self->state.settings.limits);
+  if (again)
+    answer_member_lost(self, ctx, *again);
 }
 
 /// Before a PUBLISH or SUBSCRIBE goes to `dest`: when that is another
@@ -908,13 +909,10 @@ void on_response(edge_actor* self, int status, std::string_view branch,
     return;
   uint64_t key = 0;
   auto digits = branch.substr(dot + 1);
-  if (digits.empty() || digits.size() > 19)
+  auto end = digits.data() + digits.size();
+  auto [ptr, ec] = std::from_chars(digits.data(), end, key);
+  if (digits.empty() || ec != std::errc{} || ptr != end)
     return;
-  for (char c : digits) {
-    if (c < '0' || c > '9')
-      return;
-    key = key * 10 + static_cast<uint64_t>(c - '0');
-  }
   auto i = st.pending.find(key);
   if (i == st.pending.end() || i->second.branch_hash != core::stable_hash(branch))
     return; // a late retransmitted response, or not ours

@@ -326,6 +326,12 @@ void sip_transport::run() {
     }
   };
   auto overloaded = [&] { return limit > 0 && im.queued.load() > limit; };
+  auto maybe_resume = [&] {
+    if (im.paused.load() && im.queued.load() <= limit / 2) {
+      im.paused.store(false);
+      set_udp_interest(true);
+    }
+  };
   auto maybe_pause = [&] {
     if (im.paused.load() || !overloaded())
       return;
@@ -333,16 +339,7 @@ void sip_transport::run() {
     im.paused.store(true);
     ++stats_.udp_pauses;
     // consumed() may have run between the check and the store: look again.
-    if (im.queued.load() <= limit / 2) {
-      im.paused.store(false);
-      set_udp_interest(true);
-    }
-  };
-  auto maybe_resume = [&] {
-    if (im.paused.load() && im.queued.load() <= limit / 2) {
-      im.paused.store(false);
-      set_udp_interest(true);
-    }
+    maybe_resume();
   };
   auto close_conn = [&](uint64_t id) {
     auto i = im.conns.find(id);
