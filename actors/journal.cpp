@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <limits>
 #include <type_traits>
 
@@ -59,6 +61,62 @@ size_t user_tables(sqlite3* db) {
   return n;
 }
 
+// A log row's blob: per entry a varint table, a varint key length and the
+// key, a varint value length and the value (length 0: erase).
+
+void put_varint(std::vector<char>& out, uint64_t x) {
+  while (x >= 0x80) {
+    out.push_back(static_cast<char>((x & 0x7F) | 0x80));
+    x >>= 7;
+  }
+  out.push_back(static_cast<char>(x));
+}
+
+bool get_varint(std::string_view in, size_t& pos, uint64_t& x) {
+  x = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= in.size())
+      return false;
+    auto byte = static_cast<uint8_t>(in[pos++]);
+    x |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0)
+      return true;
+  }
+  return false;
+}
+
+/// Calls `fn(tkey, value)` for every entry of a log blob (tkey: the table's
+/// byte, then the key); false when the blob is malformed.
+template <class F>
+bool decode_log(std::string_view blob, F fn) {
+  size_t pos = 0;
+  while (pos < blob.size()) {
+    uint64_t table = 0;
+    uint64_t len = 0;
+    if (!get_varint(blob, pos, table) || table > 255 || !get_varint(blob, pos, len)
+        || len > blob.size() - pos)
+      return false;
+    std::string tkey;
+    tkey.reserve(len + 1);
+    tkey.push_back(static_cast<char>(table));
+    tkey.append(blob.data() + pos, len);
+    pos += len;
+    if (!get_varint(blob, pos, len) || len > blob.size() - pos)
+      return false;
+    fn(std::move(tkey), std::vector<char>(blob.data() + pos, blob.data() + pos + len));
+    pos += len;
+  }
+  return true;
+}
+
+std::string table_key(journal_table table, const std::string& key) {
+  std::string tkey;
+  tkey.reserve(key.size() + 1);
+  tkey.push_back(static_cast<char>(table));
+  tkey += key;
+  return tkey;
+}
+
 } // namespace
 
 journal::journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
@@ -66,8 +124,8 @@ journal::journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)
 }
 
 journal::~journal() {
-  sqlite3_finalize(upsert_);
-  sqlite3_finalize(erase_);
+  for (auto st : {insert_, update_, erase_, append_, trim_})
+    sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
@@ -90,14 +148,14 @@ bool journal::exec(const char* sql, std::string& error) {
 }
 
 bool journal::prepare(std::string& error) {
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO journal (tbl, key, value) VALUES (?1, ?2, ?3) "
-                         "ON CONFLICT (tbl, key) DO UPDATE SET value = excluded.value",
-                         -1, &upsert_, nullptr)
-        != SQLITE_OK
-      || sqlite3_prepare_v2(db_, "DELETE FROM journal WHERE tbl = ?1 AND key = ?2", -1,
-                            &erase_, nullptr)
-           != SQLITE_OK) {
+  auto prep = [this](const char* sql, sqlite3_stmt*& st) {
+    return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
+  };
+  if (!prep("INSERT OR IGNORE INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
+      || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
+      || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)
+      || !prep("INSERT INTO log (entries) VALUES (?1)", append_)
+      || !prep("DELETE FROM log WHERE seq <= ?1", trim_)) {
     error = describe("cannot prepare the journal statements");
     return false;
   }
@@ -138,9 +196,20 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
       return nullptr;
     }
     auto schema = meta_value(db, "schema_version");
+    if (schema == "1") {
+      // Schema 1 had the keyed table only: add the log (one transaction).
+      if (!j->exec("BEGIN;"
+                   "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
+                   "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                   "COMMIT;",
+                   error)) {
+        error = path + ": cannot migrate the journal from schema 1: " + error;
+        return nullptr;
+      }
+      schema = std::to_string(schema_version);
+    }
     if (schema != std::to_string(schema_version)) {
-      // Version 1 is the first: there is nothing to migrate from yet. A newer
-      // file must not be rewritten by an older build.
+      // A newer file must not be rewritten by an older build.
       error = path + ": journal schema version " + schema + ", this build reads "
               + std::to_string(schema_version);
       return nullptr;
@@ -160,6 +229,7 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
         " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
         "INSERT INTO meta VALUES ('application', '"
         + std::string{application}
         + "');"
@@ -171,44 +241,226 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
     if (!j->exec(create.c_str(), error))
       return nullptr;
   }
-  if (!j->prepare(error))
+  if (!j->prepare(error) || !j->load_log(error) || !j->fold_all(error))
     return nullptr;
+  j->base_rows_ = j->count(journal_table::users) + j->count(journal_table::policies);
   return j;
 }
 
-bool journal::write(const std::vector<journal_entry>& entries, std::string& error) {
+void journal::rollback() {
+  std::string ignored;
+  exec("ROLLBACK", ignored);
+}
+
+bool journal::write(std::vector<journal_entry> entries, std::string& error) {
+  // Nothing to append: every earlier write is committed already (the store
+  // answers such a batch as a barrier).
+  if (entries.empty())
+    return true;
+  blob_.clear();
+  for (auto& e : entries) {
+    put_varint(blob_, static_cast<uint64_t>(e.table));
+    put_varint(blob_, e.key.size());
+    blob_.insert(blob_.end(), e.key.begin(), e.key.end());
+    put_varint(blob_, e.value.size());
+    blob_.insert(blob_.end(), e.value.begin(), e.value.end());
+  }
   if (!exec("BEGIN", error))
     return false;
-  for (auto& e : entries) {
-    auto tbl = static_cast<int>(e.table);
-    sqlite3_stmt* st = e.value.empty() ? erase_ : upsert_;
-    sqlite3_bind_int(st, 1, tbl);
-    sqlite3_bind_text(st, 2, e.key.data(), static_cast<int>(e.key.size()),
-                      SQLITE_STATIC);
-    if (!e.value.empty())
-      sqlite3_bind_blob(st, 3, e.value.data(), static_cast<int>(e.value.size()),
-                        SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-      error = describe("write failed");
-      std::string ignored;
-      exec("ROLLBACK", ignored);
+  sqlite3_bind_blob(append_, 1, blob_.data(), static_cast<int>(blob_.size()),
+                    SQLITE_STATIC);
+  int rc = sqlite3_step(append_);
+  sqlite3_reset(append_);
+  sqlite3_clear_bindings(append_);
+  if (rc != SQLITE_DONE) {
+    error = describe("write failed");
+    rollback();
+    return false;
+  }
+  auto seq = sqlite3_last_insert_rowid(db_);
+  if (!exec("COMMIT", error)) {
+    rollback();
+    return false;
+  }
+  last_seq_ = seq;
+  appended_ += entries.size();
+  for (auto& e : entries)
+    pending_.insert_or_assign(table_key(e.table, e.key), std::move(e.value));
+  return true;
+}
+
+bool journal::load_log(std::string& error) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT seq, entries FROM log ORDER BY seq", -1, &st, nullptr)
+      != SQLITE_OK) {
+    error = describe("cannot read the log");
+    return false;
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    auto seq = sqlite3_column_int64(st, 0);
+    auto data = static_cast<const char*>(sqlite3_column_blob(st, 1));
+    std::string_view blob{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))};
+    bool ok = decode_log(blob, [this](std::string tkey, std::vector<char> value) {
+      ++appended_;
+      pending_.insert_or_assign(std::move(tkey), std::move(value));
+    });
+    if (!ok) {
+      sqlite3_finalize(st);
+      error = path_ + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
       return false;
     }
+    last_seq_ = seq;
   }
-  if (!exec("COMMIT", error)) {
-    std::string ignored;
-    exec("ROLLBACK", ignored);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    error = describe("cannot read the log");
     return false;
   }
   return true;
 }
 
+size_t journal::fold_threshold() const noexcept {
+  return std::max(min_fold_, base_rows_ / 4);
+}
+
+bool journal::fold_due() const noexcept {
+  return sorting_.valid() || !fold_order_.empty()
+         || (appended_ > 0 && appended_ >= fold_threshold());
+}
+
+void journal::start_fold() {
+  folding_ = std::move(pending_);
+  pending_ = value_map{};
+  pending_.reserve(min_fold_);
+  appended_ = 0;
+  fold_order_.clear();
+  fold_pos_ = 0;
+  fold_upto_ = last_seq_;
+  // Key order: neighbouring keys share a page, which is then written once.
+  // folding_ is not touched until the sort is done.
+  sorting_ = std::async(std::launch::async, [this] {
+    key_order order;
+    order.reserve(folding_.size());
+    for (auto& kv : folding_)
+      order.push_back(&kv);
+    std::sort(order.begin(), order.end(),
+              [](auto* a, auto* b) { return a->first < b->first; });
+    return order;
+  });
+}
+
+bool journal::fold_ready(bool wait) {
+  if (!sorting_.valid())
+    return true;
+  if (!wait && sorting_.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
+    return false;
+  fold_order_ = sorting_.get();
+  return true;
+}
+
+bool journal::apply(const std::string& tkey, const std::vector<char>& value) {
+  auto tbl = static_cast<int>(static_cast<uint8_t>(tkey[0]));
+  auto key = tkey.data() + 1;
+  auto key_len = static_cast<int>(tkey.size() - 1);
+  auto run = [&](sqlite3_stmt* st, bool with_value) {
+    sqlite3_bind_int(st, 1, tbl);
+    sqlite3_bind_text(st, 2, key, key_len, SQLITE_STATIC);
+    if (with_value)
+      sqlite3_bind_blob(st, 3, value.data(), static_cast<int>(value.size()),
+                        SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE;
+  };
+  if (value.empty()) {
+    if (!run(erase_, false))
+      return false;
+    if (sqlite3_changes(db_) > 0 && base_rows_ > 0)
+      --base_rows_;
+    return true;
+  }
+  // Insert, or update the row that is there (counting the rows exactly).
+  if (!run(insert_, true))
+    return false;
+  if (sqlite3_changes(db_) > 0) {
+    ++base_rows_;
+    return true;
+  }
+  return run(update_, true);
+}
+
+bool journal::fold_step(size_t max_keys, std::string& error) {
+  bool wait = max_keys == std::numeric_limits<size_t>::max();
+  if (!sorting_.valid() && fold_order_.empty()) {
+    if (pending_.empty() && appended_ == 0)
+      return true;
+    start_fold();
+  }
+  if (!fold_ready(wait))
+    return true; // still sorting: the next call goes on
+  auto rows_before = base_rows_;
+  if (!exec("BEGIN", error))
+    return false;
+  auto end = fold_pos_ + std::min(max_keys, fold_order_.size() - fold_pos_);
+  for (auto i = fold_pos_; i < end; ++i) {
+    if (!apply(fold_order_[i]->first, fold_order_[i]->second)) {
+      error = describe("fold failed");
+      rollback();
+      base_rows_ = rows_before;
+      return false;
+    }
+  }
+  bool last = end == fold_order_.size();
+  if (last) {
+    sqlite3_bind_int64(trim_, 1, fold_upto_);
+    int rc = sqlite3_step(trim_);
+    sqlite3_reset(trim_);
+    if (rc != SQLITE_DONE) {
+      error = describe("fold failed");
+      rollback();
+      base_rows_ = rows_before;
+      return false;
+    }
+  }
+  if (!exec("COMMIT", error)) {
+    rollback();
+    base_rows_ = rows_before;
+    return false;
+  }
+  fold_pos_ = end;
+  if (last) {
+    fold_order_.clear();
+    folding_ = value_map{};
+  }
+  return true;
+}
+
+bool journal::fold_all(std::string& error) {
+  // The fold under way, then one of everything appended since.
+  while (sorting_.valid() || !fold_order_.empty() || !pending_.empty() || appended_ > 0)
+    if (!fold_step(std::numeric_limits<size_t>::max(), error))
+      return false;
+  return true;
+}
+
+size_t journal::log_rows() {
+  sqlite3_stmt* st = nullptr;
+  size_t n = 0;
+  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM log", -1, &st, nullptr) != SQLITE_OK)
+    return 0;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    n = static_cast<size_t>(sqlite3_column_int64(st, 0));
+  sqlite3_finalize(st);
+  return n;
+}
+
 bool journal::scan(journal_table table,
                    const std::function<void(std::string_view, std::string_view)>& fn,
                    std::string& error) {
+  if (!fold_all(error))
+    return false;
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT key, value FROM journal WHERE tbl = ?1", -1, &st,
                          nullptr)
@@ -235,6 +487,9 @@ bool journal::scan(journal_table table,
 }
 
 size_t journal::count(journal_table table) {
+  std::string error;
+  if (!fold_all(error))
+    return 0;
   sqlite3_stmt* st = nullptr;
   size_t n = 0;
   if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM journal WHERE tbl = ?1", -1, &st,
@@ -281,11 +536,7 @@ public:
 
 private:
   void varint(uint64_t x) {
-    while (x >= 0x80) {
-      out_.push_back(static_cast<char>((x & 0x7F) | 0x80));
-      x >>= 7;
-    }
-    out_.push_back(static_cast<char>(x));
+    put_varint(out_, x);
   }
 
   template <class T>
@@ -348,16 +599,7 @@ public:
 
 private:
   bool varint(uint64_t& x) {
-    x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ == in_.size())
-        return false;
-      auto b = static_cast<uint8_t>(in_[pos_++]);
-      x |= uint64_t{b & 0x7Fu} << shift;
-      if ((b & 0x80) == 0)
-        return true;
-    }
-    return false;
+    return get_varint(in_, pos_, x);
   }
 
   template <class T>

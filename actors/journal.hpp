@@ -1,25 +1,40 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The journal's storage: one SQLite database (WAL mode), one keyed table.
+// The journal's storage: one SQLite database (WAL mode) with two tables.
 // Not an actor and not thread-safe: the store actor (store.hpp) owns it once
 // the engine runs; before that, spawn_engine reads it to restore the state.
 //
 //   auto j = journal::open("registrar-data/registrar.db", durability::sync);
 //   if (!j) { print(j.error()); exit(1); }   // names the file and the cause
-//   (*j)->write(batch.entries);              // one transaction
+//   (*j)->write(std::move(batch.entries));   // one transaction
 //   (*j)->scan(journal_table::users, [](auto key, auto bytes) { ... });
 //
-// A journal is the newest row per key (upserts; an empty value erases), so
-// it holds the live state and nothing more: no compaction pass is needed.
+// A commit appends ONE row to the `log` table: the group's entries in one
+// blob. That write is sequential whatever the keys, so its cost does not
+// depend on where the AORs fall in the key space. The keyed table `journal`
+// (the newest value per key; an empty value erases) is brought up to date
+// by a fold: once enough entries are in the log, their newest value per key
+// is written in key order, in slices of their own transactions between the
+// group commits, and the folded log rows are deleted with the last slice. A
+// page of the keyed table is thus written once per fold, not once per
+// entry (docs/performance.md, "Durability"). Opening folds what is left in
+// the log (a crash during a fold only repeats it: the values come from the
+// log rows, which are deleted last). The journal therefore holds the live
+// state, at most a fold's worth of log, and nothing more.
+//
 // The file records the application, the schema version and the record
 // format; a file that is not ours, from a newer version, or not a database
-// at all is an error naming the file, never a silent reset.
+// at all is an error naming the file, never a silent reset. Schema 1 (no
+// log table) is migrated at open.
 
+#include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "messages/store_messages.hpp"
@@ -31,8 +46,8 @@ namespace regcore::actors {
 
 class journal {
 public:
-  /// Schema of the database file (tables, keys).
-  static constexpr int schema_version = 1;
+  /// Schema of the database file (tables, keys): 2 added the log table.
+  static constexpr int schema_version = 2;
   /// Format of the records' bytes (CAF binary serializer of the types in
   /// messages/store_messages.hpp, this version of them).
   static constexpr int record_format = 1;
@@ -48,17 +63,42 @@ public:
   journal(const journal&) = delete;
   journal& operator=(const journal&) = delete;
 
-  /// Applies `entries` in order in one transaction; false (and `error`)
-  /// when it failed, and then nothing of it was applied.
-  bool write(const std::vector<journal_entry>& entries, std::string& error);
+  /// Appends `entries` (in order: a later one for the same key wins) in one
+  /// transaction; false (and `error`) when it failed, and then nothing of it
+  /// was applied.
+  bool write(std::vector<journal_entry> entries, std::string& error);
 
-  /// Calls `fn(key, bytes)` for every row of `table`.
+  /// True when a fold is under way or due: enough entries were appended
+  /// since the last one (fold_threshold()).
+  bool fold_due() const noexcept;
+
+  /// Writes the next slice (at most `max_keys` keys) of the fold into the
+  /// keyed table, starting a fold if one is due; the last slice also
+  /// deletes the folded log rows. One transaction; false (and `error`) when
+  /// it failed, and then it is tried again by the next call.
+  bool fold_step(size_t max_keys, std::string& error);
+
+  /// Folds everything in the log (scan and count call it).
+  bool fold_all(std::string& error);
+
+  /// Entries appended since the last fold began that start the next one:
+  /// max(min_fold, rows of the keyed table / 4), so that a fold writes each
+  /// page of the keyed table about once however large it grows.
+  size_t fold_threshold() const noexcept;
+
+  /// Tests: the smallest fold (default 65,536 entries).
+  void set_min_fold(size_t n) noexcept { min_fold_ = n; }
+
+  /// Calls `fn(key, bytes)` for every row of `table` (after fold_all).
   bool scan(journal_table table,
             const std::function<void(std::string_view key, std::string_view bytes)>& fn,
             std::string& error);
 
-  /// Rows of `table`.
+  /// Rows of `table` (after fold_all).
   size_t count(journal_table table);
+
+  /// Rows of the log table (tests, stats).
+  size_t log_rows();
 
   const std::string& path() const noexcept { return path_; }
 
@@ -68,11 +108,45 @@ private:
   bool exec(const char* sql, std::string& error);
   bool prepare(std::string& error);
   std::string describe(const char* what) const;
+  /// Reads the log rows left by the last run into pending_.
+  bool load_log(std::string& error);
+  /// Moves pending_ into the fold and starts sorting its keys.
+  void start_fold();
+  /// True when the fold's keys are in order (waits for them if `wait`).
+  bool fold_ready(bool wait);
+  /// Applies one entry to the keyed table; keeps base_rows_ exact.
+  bool apply(const std::string& tkey, const std::vector<char>& value);
+  void rollback();
 
   sqlite3* db_;
   std::string path_;
-  sqlite3_stmt* upsert_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* update_ = nullptr;
   sqlite3_stmt* erase_ = nullptr;
+  sqlite3_stmt* append_ = nullptr;
+  sqlite3_stmt* trim_ = nullptr;
+  /// Newest value per key of the entries appended since the last fold
+  /// began; the key is the table's byte followed by the row's key.
+  using value_map = std::unordered_map<std::string, std::vector<char>>;
+  value_map pending_;
+  /// Entries appended since the last fold began (>= pending_.size()).
+  size_t appended_ = 0;
+  /// The fold under way: its values, their keys in order (sorted on a
+  /// helper thread while the commits go on: 65k keys take tens of ms), the
+  /// next one.
+  using key_order = std::vector<const value_map::value_type*>;
+  value_map folding_;
+  std::future<key_order> sorting_;
+  key_order fold_order_;
+  size_t fold_pos_ = 0;
+  /// The last log row the fold covers (deleted with its last slice).
+  int64_t fold_upto_ = 0;
+  int64_t last_seq_ = 0;
+  /// Rows of the keyed table (all tables).
+  size_t base_rows_ = 0;
+  size_t min_fold_ = 65536;
+  /// The blob of the commit being written (kept for its capacity).
+  std::vector<char> blob_;
 };
 
 /// Serializes a stored record with CAF's binary serializer.

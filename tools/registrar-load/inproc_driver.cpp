@@ -74,11 +74,11 @@ std::string domain_of(const options& o) {
 }
 
 std::string user_aor(const options& o, uint64_t u) {
-  return "sip:" + o.user_prefix + "u" + std::to_string(u) + "@" + domain_of(o);
+  return "sip:" + user_name(o, u) + "@" + domain_of(o);
 }
 
 std::string contact_of(const options& o, uint64_t u, uint32_t d) {
-  return "sip:" + o.user_prefix + "u" + std::to_string(u) + "." + std::to_string(d)
+  return "sip:" + user_name(o, u) + "." + std::to_string(d)
          + "@127.0.0.1:5060";
 }
 

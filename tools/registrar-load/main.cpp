@@ -246,6 +246,12 @@ int main(int argc, char** argv) {
                  "Domain of the AORs (default: the target host; engine: example.com)");
   app.add_option("--user-prefix", opt.user_prefix,
                  "Prefix of every user name (default: random per run)");
+  app.add_option_function<std::string>(
+       "--key-order",
+       [&opt](const std::string& v) { opt.random_key_order = v == "random"; },
+       "sequential (default: user N is <prefix>uN, neighbouring keys) or random (a hash "
+       "tag before uN: keys spread as a real population's REGISTERs arrive)")
+    ->check(CLI::IsMember({"sequential", "random"}));
   app.add_option("--rcvbuf", opt.rcvbuf,
                  "SIP mode: receive buffer of each UDP socket, bytes (SO_RCVBUFFORCE when "
                  "allowed, else SO_RCVBUF, capped by net.core.rmem_max)")
@@ -390,7 +396,8 @@ int main(int argc, char** argv) {
                  {"duration", std::to_string(opt.duration)},
                  {"measured_ops_planned",
                   pl.measured == UINT64_MAX ? "unbounded" : std::to_string(pl.measured)},
-                 {"user_prefix", opt.user_prefix}};
+                 {"user_prefix", opt.user_prefix},
+                 {"key_order", opt.random_key_order ? "random" : "sequential"}};
   switch (opt.sc) {
     case scenario::presence:
       info.note = opt.mode == "sip" ? "operation = PUBLISH; latency until the last watcher's NOTIFY"

@@ -65,6 +65,12 @@ struct options {
   uint32_t sockets = 2;
   std::string domain; ///< default: the target host
   std::string user_prefix;
+  /// Key order of the user names: false = "<prefix>u<N>" (neighbouring N
+  /// are neighbouring keys, as a bulk import would write them); true =
+  /// "<prefix><4 hex digits of a hash of N>u<N>", so consecutive operations
+  /// hit keys spread over the whole key space, as a real population's
+  /// REGISTERs arrive (--key-order random).
+  bool random_key_order = false;
   double t1 = 0.5;      ///< retransmission timer A/E start, seconds
   double timer_b = 32;  ///< transaction timeout, seconds
   uint32_t rcvbuf = 8u << 20; ///< SO_RCVBUF(FORCE) of each UDP socket, bytes
@@ -263,5 +269,21 @@ struct verify_result {
 
   bool ok() const noexcept { return missing == 0 && resurrected == 0 && unanswered == 0; }
 };
+
+/// The name (user part) of user `u`: see options::random_key_order.
+inline std::string user_name(const options& o, uint64_t u) {
+  if (!o.random_key_order)
+    return o.user_prefix + "u" + std::to_string(u);
+  // A 64-bit mix (splitmix64's finaliser): neighbouring u, unrelated tags.
+  uint64_t z = u + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  static const char hex[] = "0123456789abcdef";
+  std::string tag(4, '0');
+  for (int i = 0; i < 4; ++i)
+    tag[i] = hex[(z >> (4 * i)) & 0xF];
+  return o.user_prefix + tag + "u" + std::to_string(u);
+}
 
 } // namespace regcore::load

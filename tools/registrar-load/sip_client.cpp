@@ -176,7 +176,7 @@ private:
   std::string via(uint32_t sock, uint64_t id) const;
   std::string contact_uri(uint32_t sock, const std::string& user) const;
   std::string aor(const std::string& user) const { return "sip:" + user + "@" + opt_.domain; }
-  std::string user_name(uint64_t u) const { return opt_.user_prefix + "u" + std::to_string(u); }
+  std::string user_name(uint64_t u) const { return load::user_name(opt_, u); }
   std::string publisher_user(uint64_t p) const {
     return opt_.sc == scenario::mixed ? user_name(p)
                                       : opt_.user_prefix + "p" + std::to_string(p);
