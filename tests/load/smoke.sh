@@ -99,6 +99,13 @@ if [ "$mode" = sip ]; then
   run auto-buddy auto-buddy "${t[@]}" -n 200
   run mixed mixed "${t[@]}" -n 200 -P 4 -W 5 --presence-rate 100 --rate 500 --count 200
   run tcp-register register "${tt[@]}" -n 200 --sockets 2
+  # Keys in random order: every user name carries its hash tag, and the
+  # server has every binding it acknowledged.
+  run register-random register "${t[@]}" -n 150 --key-order random --ack-log "$work/acks-random.log"
+  if [ "$(grep -cE '^REGISTER sip:[^ ]*[0-9a-f]{4}u[0-9]+@' "$work/acks-random.log" 2>/dev/null)" != 150 ]; then
+    echo "FAIL register-random: expected 150 tagged AORs"; head -3 "$work/acks-random.log"; failed=1
+  fi
+  run verify-random verify "${t[@]}" --acks "$work/acks-random.log"
   run tcp-presence presence "${tt[@]}" -P 4 -W 10 -K 10
   # The fan-out bench's options (bench/fanout_sip.sh): a pause between
   # updates and the per-update log: one line per update, every watcher
@@ -116,6 +123,7 @@ if [ "$mode" = sip ]; then
 else
   run register register -n 300 -C 64
   run register-batch register -n 300 --batch 32
+  run register-random register -n 300 --key-order random -C 64
   run register-open register -n 300 --rate 3000
   run refresh refresh -n 300
   run unregister unregister -n 300 --batch 16
