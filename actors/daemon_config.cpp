@@ -357,6 +357,7 @@ bool read_config(reader& r, const json& doc, daemon_config& c) {
   reader::table persistence{
       {"durability", r.string_key(c.persistence.durability)},
       {"data_dir", r.string_key(c.persistence.data_dir)},
+      {"fold_entries", r.u32_key(c.persistence.fold_entries)},
   };
   reader::table cluster{
       {"node_id", r.string_key(c.cluster.node_id)},
@@ -713,6 +714,7 @@ bool operator==(const daemon_config& x, const daemon_config& y) noexcept {
          && x.limits.max_message_size == y.limits.max_message_size
          && x.persistence.durability == y.persistence.durability
          && x.persistence.data_dir == y.persistence.data_dir
+         && x.persistence.fold_entries == y.persistence.fold_entries
          && x.cluster.node_id == y.cluster.node_id
          && x.cluster.listen == y.cluster.listen
          && x.cluster.join == y.cluster.join
@@ -807,6 +809,8 @@ core::result<void> validate(const daemon_config& c) {
   if (d != "off" && c.persistence.data_dir.empty())
     return key_error("persistence.data_dir",
                      "must name a directory when durability is not off");
+  if (auto x = at_least("persistence.fold_entries", c.persistence.fold_entries, 1))
+    return *x;
   // engine
   auto& e = c.engine;
   if (auto x = at_least("engine.shards", e.shards, 1))
@@ -984,6 +988,7 @@ std::string to_json_text(const daemon_config& c) {
   doc["limits"]["max_message_size"] = c.limits.max_message_size;
   doc["persistence"]["durability"] = c.persistence.durability;
   doc["persistence"]["data_dir"] = c.persistence.data_dir;
+  doc["persistence"]["fold_entries"] = c.persistence.fold_entries;
   doc["cluster"]["node_id"] = c.cluster.node_id;
   doc["cluster"]["listen"] = c.cluster.listen;
   doc["cluster"]["join"] = c.cluster.join;

@@ -128,6 +128,10 @@ struct persistence_config {
   /// Directory of the journal (registrar.db) and its lock; created when
   /// missing. One registrard per directory.
   std::string data_dir = "registrar-data";
+  /// Changes logged before a fold writes them into the keyed table (at
+  /// least; the journal uses max(this, rows / 4)); docs/ARCHITECTURE.md,
+  /// "Durability". Larger: fewer page writes per change, more memory.
+  uint32_t fold_entries = 65536;
 };
 
 /// Limits on what the SIP edge accepts.

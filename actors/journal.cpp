@@ -337,6 +337,7 @@ void journal::start_fold() {
   fold_order_.clear();
   fold_pos_ = 0;
   fold_upto_ = last_seq_;
+  fold_started_ = std::chrono::steady_clock::now();
   // Key order: neighbouring keys share a page, which is then written once.
   // folding_ is not touched until the sort is done.
   sorting_ = std::async(std::launch::async, [this] {
@@ -431,6 +432,11 @@ bool journal::fold_step(size_t max_keys, std::string& error) {
   }
   fold_pos_ = end;
   if (last) {
+    ++folds_;
+    last_fold_keys_ = fold_order_.size();
+    last_fold_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - fold_started_)
+                      .count();
     fold_order_.clear();
     folding_ = value_map{};
   }

@@ -28,6 +28,7 @@
 // at all is an error naming the file, never a silent reset. Schema 1 (no
 // log table) is migrated at open.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -100,6 +101,12 @@ public:
   /// Rows of the log table (tests, stats).
   size_t log_rows();
 
+  /// Folds completed; the keys of the last one and its duration (from its
+  /// start to its last slice) in microseconds.
+  uint64_t folds() const noexcept { return folds_; }
+  size_t last_fold_keys() const noexcept { return last_fold_keys_; }
+  int64_t last_fold_us() const noexcept { return last_fold_us_; }
+
   const std::string& path() const noexcept { return path_; }
 
 private:
@@ -145,6 +152,10 @@ private:
   /// Rows of the keyed table (all tables).
   size_t base_rows_ = 0;
   size_t min_fold_ = 65536;
+  uint64_t folds_ = 0;
+  size_t last_fold_keys_ = 0;
+  int64_t last_fold_us_ = 0;
+  std::chrono::steady_clock::time_point fold_started_;
   /// The blob of the commit being written (kept for its capacity).
   std::vector<char> blob_;
 };

@@ -54,8 +54,14 @@ void commit(store_self self) {
   st.waiting.clear();
   // The fold (journal.hpp) goes on a slice at a time between group commits,
   // so a commit waits for at most one slice.
-  if (st.j->fold_due() && !st.j->fold_step(fold_slice, error))
+  if (!st.j->fold_due())
+    return;
+  auto folds = st.j->folds();
+  if (!st.j->fold_step(fold_slice, error))
     spdlog::error("store: {}", error);
+  else if (st.j->folds() != folds)
+    spdlog::info("store: folded {} keys of the log into the keyed table in {} ms",
+                 st.j->last_fold_keys(), st.j->last_fold_us() / 1000);
 }
 
 store_actor::behavior_type store(store_self self, std::shared_ptr<journal> j) {

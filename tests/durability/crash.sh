@@ -22,6 +22,8 @@
 # async: the loss is reported (async trades a documented loss window for
 #        speed), not a failure; the server not coming back, or not answering
 #        the verification, is.
+# The journal folds every 1000 logged changes (persistence.fold_entries; the
+# default is 65536), so the kills also land in the middle of folds.
 # Bounded: every wait has a timeout, the whole script stops at 60 s; every
 # process it started is ended on exit.
 set -u
@@ -81,7 +83,8 @@ over_budget() {
 # start_server N: registrard on a free loopback UDP port; sets pid and port.
 start_server() {
   local log=$work/registrard.$1.log
-  "$registrard" --listen udp:127.0.0.1:0 --log-level info \
+  echo '{"persistence": {"fold_entries": 1000}}' > "$work/fold.json"
+  "$registrard" --config "$work/fold.json" --listen udp:127.0.0.1:0 --log-level info \
     --durability "$mode" --data-dir "$work/data" > "$log" 2>&1 &
   pid=$!
   port=""
