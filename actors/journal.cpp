@@ -155,7 +155,9 @@ bool journal::prepare(std::string& error) {
       || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
       || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)
       || !prep("INSERT INTO log (entries) VALUES (?1)", append_)
-      || !prep("DELETE FROM log WHERE seq <= ?1", trim_)) {
+      || !prep("DELETE FROM log WHERE seq IN"
+               " (SELECT seq FROM log WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
+               trim_)) {
     error = describe("cannot prepare the journal statements");
     return false;
   }
@@ -325,7 +327,7 @@ size_t journal::fold_threshold() const noexcept {
 }
 
 bool journal::fold_due() const noexcept {
-  return sorting_.valid() || !fold_order_.empty()
+  return sorting_.valid() || !fold_order_.empty() || trimming_
          || (appended_ > 0 && appended_ >= fold_threshold());
 }
 
@@ -393,6 +395,8 @@ bool journal::apply(const std::string& tkey, const std::vector<char>& value) {
 }
 
 bool journal::fold_step(size_t max_keys, std::string& error) {
+  if (trimming_)
+    return trim_step(error);
   bool wait = max_keys == std::numeric_limits<size_t>::max();
   if (!sorting_.valid() && fold_order_.empty()) {
     if (pending_.empty() && appended_ == 0)
@@ -413,39 +417,47 @@ bool journal::fold_step(size_t max_keys, std::string& error) {
       return false;
     }
   }
-  bool last = end == fold_order_.size();
-  if (last) {
-    sqlite3_bind_int64(trim_, 1, fold_upto_);
-    int rc = sqlite3_step(trim_);
-    sqlite3_reset(trim_);
-    if (rc != SQLITE_DONE) {
-      error = describe("fold failed");
-      rollback();
-      base_rows_ = rows_before;
-      return false;
-    }
-  }
   if (!exec("COMMIT", error)) {
     rollback();
     base_rows_ = rows_before;
     return false;
   }
   fold_pos_ = end;
-  if (last) {
-    ++folds_;
+  if (end == fold_order_.size()) {
+    // Every key is in the keyed table: the log rows go next.
     last_fold_keys_ = fold_order_.size();
+    fold_order_.clear();
+    folding_ = value_map{};
+    trimming_ = true;
+    if (wait)
+      return trim_step(error);
+  }
+  return true;
+}
+
+bool journal::trim_step(std::string& error) {
+  sqlite3_bind_int64(trim_, 1, fold_upto_);
+  sqlite3_bind_int(trim_, 2, trim_rows_);
+  int rc = sqlite3_step(trim_); // autocommit: one transaction
+  sqlite3_reset(trim_);
+  if (rc != SQLITE_DONE) {
+    error = describe("trimming the log failed");
+    return false;
+  }
+  if (sqlite3_changes(db_) < trim_rows_) {
+    trimming_ = false;
+    ++folds_;
     last_fold_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - fold_started_)
                       .count();
-    fold_order_.clear();
-    folding_ = value_map{};
   }
   return true;
 }
 
 bool journal::fold_all(std::string& error) {
   // The fold under way, then one of everything appended since.
-  while (sorting_.valid() || !fold_order_.empty() || !pending_.empty() || appended_ > 0)
+  while (sorting_.valid() || !fold_order_.empty() || trimming_ || !pending_.empty()
+         || appended_ > 0)
     if (!fold_step(std::numeric_limits<size_t>::max(), error))
       return false;
   return true;

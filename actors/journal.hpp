@@ -74,9 +74,10 @@ public:
   bool fold_due() const noexcept;
 
   /// Writes the next slice (at most `max_keys` keys) of the fold into the
-  /// keyed table, starting a fold if one is due; the last slice also
-  /// deletes the folded log rows. One transaction; false (and `error`) when
-  /// it failed, and then it is tried again by the next call.
+  /// keyed table, starting a fold if one is due; once every key is written,
+  /// the next calls delete the folded log rows, a few at a time. One
+  /// transaction; false (and `error`) when it failed, and then it is tried
+  /// again by the next call.
   bool fold_step(size_t max_keys, std::string& error);
 
   /// Folds everything in the log (scan and count call it).
@@ -89,6 +90,10 @@ public:
 
   /// Tests: the smallest fold (default 65,536 entries).
   void set_min_fold(size_t n) noexcept { min_fold_ = n; }
+
+  /// Tests: log rows deleted per step once a fold's keys are written
+  /// (default 32).
+  void set_trim_rows(int n) noexcept { trim_rows_ = n; }
 
   /// Calls `fn(key, bytes)` for every row of `table` (after fold_all).
   bool scan(journal_table table,
@@ -121,6 +126,8 @@ private:
   void start_fold();
   /// True when the fold's keys are in order (waits for them if `wait`).
   bool fold_ready(bool wait);
+  /// Deletes the next trim_rows_ folded log rows.
+  bool trim_step(std::string& error);
   /// Applies one entry to the keyed table; keeps base_rows_ exact.
   bool apply(const std::string& tkey, const std::vector<char>& value);
   void rollback();
@@ -146,8 +153,12 @@ private:
   std::future<key_order> sorting_;
   key_order fold_order_;
   size_t fold_pos_ = 0;
-  /// The last log row the fold covers (deleted with its last slice).
+  /// The last log row the fold covers; its rows are deleted once every key
+  /// is written, oldest first, trim_rows at a time (a crash in between
+  /// leaves only newer rows, whose replay gives the same values).
   int64_t fold_upto_ = 0;
+  bool trimming_ = false;
+  int trim_rows_ = 32;
   int64_t last_seq_ = 0;
   /// Rows of the keyed table (all tables).
   size_t base_rows_ = 0;

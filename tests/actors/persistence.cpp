@@ -243,9 +243,14 @@ CAF_TEST(a commit appends one log row and the fold writes the keyed table in sli
   CAF_CHECK_EQUAL(j->log_rows(), 2u);       // deleted only with the last slice
   // Writes during the fold go to the log and the next fold.
   CAF_REQUIRE(j->write({text_entry("b", ""), text_entry("d", "5")}, err));
-  CAF_REQUIRE(j->fold_step(2, err)); // the last slice: c; trims rows 1-2
+  CAF_REQUIRE(j->fold_step(2, err)); // the last slice: c
   CAF_CHECK_EQUAL(keyed_rows(db.path), 3u);
+  CAF_CHECK_EQUAL(j->log_rows(), 3u);
+  CAF_CHECK(j->fold_due());          // the folded rows are still to delete
+  CAF_REQUIRE(j->fold_step(2, err)); // deletes rows 1-2
   CAF_CHECK_EQUAL(j->log_rows(), 1u);
+  CAF_CHECK_EQUAL(j->folds(), 1u);
+  CAF_CHECK_EQUAL(j->last_fold_keys(), 3u);
   CAF_CHECK(!j->fold_due()); // 2 entries since the fold began
   auto seen = all_users(*j); // folds the rest
   CAF_CHECK_EQUAL(j->log_rows(), 0u);
@@ -283,6 +288,29 @@ CAF_TEST(a crash in the middle of a fold loses nothing) {
   auto j = open_journal(db.path, durability::sync);
   CAF_CHECK_EQUAL(j->log_rows(), 0u);
   CAF_CHECK_EQUAL(keyed_rows(db.path), want.size());
+  CAF_CHECK_EQUAL(all_users(*j), want);
+}
+
+CAF_TEST(a crash while the folded log rows are deleted loses nothing) {
+  temp_db db;
+  {
+    auto j = open_journal(db.path, durability::sync);
+    j->set_min_fold(3);
+    j->set_trim_rows(1);
+    std::string err;
+    CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "")}, err));
+    while (keyed_rows(db.path) == 0)
+      CAF_REQUIRE(j->fold_step(10, err)); // a = 2 written, b never
+    CAF_CHECK_EQUAL(j->log_rows(), 3u);
+    CAF_REQUIRE(j->fold_step(10, err)); // deletes row 1 (a = 1, b = 1) only
+    CAF_CHECK_EQUAL(j->log_rows(), 2u);
+    CAF_CHECK(j->fold_due());
+  } // the process is gone: rows 2 and 3 replay at open
+  auto j = open_journal(db.path, durability::sync);
+  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  std::map<std::string, std::string> want{{"a", "2"}};
   CAF_CHECK_EQUAL(all_users(*j), want);
 }
 
