@@ -334,7 +334,7 @@ bool journal::fold_due() const noexcept {
 void journal::start_fold() {
   folding_ = std::move(pending_);
   pending_ = value_map{};
-  pending_.reserve(min_fold_);
+  pending_.reserve(std::min<size_t>(min_fold_, 65536));
   appended_ = 0;
   fold_order_.clear();
   fold_pos_ = 0;
