@@ -85,8 +85,8 @@ bool get_varint(std::string_view in, size_t& pos, uint64_t& x) {
   return false;
 }
 
-/// Calls `fn(tkey, value)` for every entry of a log blob (tkey: the table's
-/// byte, then the key); false when the blob is malformed.
+/// Calls `fn(entry)` for every entry of a log blob; false when the blob is
+/// malformed.
 template <class F>
 bool decode_log(std::string_view blob, F fn) {
   size_t pos = 0;
@@ -96,25 +96,17 @@ bool decode_log(std::string_view blob, F fn) {
     if (!get_varint(blob, pos, table) || table > 255 || !get_varint(blob, pos, len)
         || len > blob.size() - pos)
       return false;
-    std::string tkey;
-    tkey.reserve(len + 1);
-    tkey.push_back(static_cast<char>(table));
-    tkey.append(blob.data() + pos, len);
+    journal_entry e;
+    e.table = static_cast<journal_table>(table);
+    e.key.assign(blob.data() + pos, len);
     pos += len;
     if (!get_varint(blob, pos, len) || len > blob.size() - pos)
       return false;
-    fn(std::move(tkey), std::vector<char>(blob.data() + pos, blob.data() + pos + len));
+    e.value.assign(blob.data() + pos, blob.data() + pos + len);
     pos += len;
+    fn(std::move(e));
   }
   return true;
-}
-
-std::string table_key(journal_table table, const std::string& key) {
-  std::string tkey;
-  tkey.reserve(key.size() + 1);
-  tkey.push_back(static_cast<char>(table));
-  tkey += key;
-  return tkey;
 }
 
 } // namespace
@@ -286,8 +278,11 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   }
   last_seq_ = seq;
   appended_ += entries.size();
-  for (auto& e : entries)
-    pending_.insert_or_assign(table_key(e.table, e.key), std::move(e.value));
+  if (pending_.empty())
+    pending_ = std::move(entries);
+  else
+    pending_.insert(pending_.end(), std::make_move_iterator(entries.begin()),
+                    std::make_move_iterator(entries.end()));
   return true;
 }
 
@@ -303,9 +298,9 @@ bool journal::load_log(std::string& error) {
     auto seq = sqlite3_column_int64(st, 0);
     auto data = static_cast<const char*>(sqlite3_column_blob(st, 1));
     std::string_view blob{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))};
-    bool ok = decode_log(blob, [this](std::string tkey, std::vector<char> value) {
+    bool ok = decode_log(blob, [this](journal_entry e) {
       ++appended_;
-      pending_.insert_or_assign(std::move(tkey), std::move(value));
+      pending_.push_back(std::move(e));
     });
     if (!ok) {
       sqlite3_finalize(st);
@@ -333,23 +328,36 @@ bool journal::fold_due() const noexcept {
 
 void journal::start_fold() {
   folding_ = std::move(pending_);
-  pending_ = value_map{};
+  pending_ = std::vector<journal_entry>{};
   pending_.reserve(std::min<size_t>(min_fold_, 65536));
   appended_ = 0;
   fold_order_.clear();
   fold_pos_ = 0;
   fold_upto_ = last_seq_;
   fold_started_ = std::chrono::steady_clock::now();
-  // Key order: neighbouring keys share a page, which is then written once.
+  // Key order: neighbouring keys share a page, which is then written once;
+  // of the entries of one key only the last (the newest) is written.
   // folding_ is not touched until the sort is done.
   sorting_ = std::async(std::launch::async, [this] {
-    key_order order;
-    order.reserve(folding_.size());
-    for (auto& kv : folding_)
-      order.push_back(&kv);
-    std::sort(order.begin(), order.end(),
-              [](auto* a, auto* b) { return a->first < b->first; });
-    return order;
+    key_order all;
+    all.reserve(folding_.size());
+    for (auto& e : folding_)
+      all.push_back(&e);
+    // Equal keys keep their order (the pointers rise with it).
+    std::sort(all.begin(), all.end(), [](const journal_entry* a, const journal_entry* b) {
+      if (a->table != b->table)
+        return a->table < b->table;
+      if (int c = a->key.compare(b->key); c != 0)
+        return c < 0;
+      return a < b;
+    });
+    key_order newest;
+    newest.reserve(all.size());
+    for (size_t i = 0; i < all.size(); ++i)
+      if (i + 1 == all.size() || all[i + 1]->table != all[i]->table
+          || all[i + 1]->key != all[i]->key)
+        newest.push_back(all[i]);
+    return newest;
   });
 }
 
@@ -362,10 +370,11 @@ bool journal::fold_ready(bool wait) {
   return true;
 }
 
-bool journal::apply(const std::string& tkey, const std::vector<char>& value) {
-  auto tbl = static_cast<int>(static_cast<uint8_t>(tkey[0]));
-  auto key = tkey.data() + 1;
-  auto key_len = static_cast<int>(tkey.size() - 1);
+bool journal::apply(const journal_entry& e) {
+  auto tbl = static_cast<int>(e.table);
+  auto key = e.key.data();
+  auto key_len = static_cast<int>(e.key.size());
+  auto& value = e.value;
   auto run = [&](sqlite3_stmt* st, bool with_value) {
     sqlite3_bind_int(st, 1, tbl);
     sqlite3_bind_text(st, 2, key, key_len, SQLITE_STATIC);
@@ -410,7 +419,7 @@ bool journal::fold_step(size_t max_keys, std::string& error) {
     return false;
   auto end = fold_pos_ + std::min(max_keys, fold_order_.size() - fold_pos_);
   for (auto i = fold_pos_; i < end; ++i) {
-    if (!apply(fold_order_[i]->first, fold_order_[i]->second)) {
+    if (!apply(*fold_order_[i])) {
       error = describe("fold failed");
       rollback();
       base_rows_ = rows_before;
@@ -427,7 +436,7 @@ bool journal::fold_step(size_t max_keys, std::string& error) {
     // Every key is in the keyed table: the log rows go next.
     last_fold_keys_ = fold_order_.size();
     fold_order_.clear();
-    folding_ = value_map{};
+    folding_ = std::vector<journal_entry>{};
     trimming_ = true;
     if (wait)
       return trim_step(error);

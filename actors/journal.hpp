@@ -35,7 +35,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "messages/store_messages.hpp"
@@ -129,7 +128,7 @@ private:
   /// Deletes the next trim_rows_ folded log rows.
   bool trim_step(std::string& error);
   /// Applies one entry to the keyed table; keeps base_rows_ exact.
-  bool apply(const std::string& tkey, const std::vector<char>& value);
+  bool apply(const journal_entry& e);
   void rollback();
 
   sqlite3* db_;
@@ -139,17 +138,17 @@ private:
   sqlite3_stmt* erase_ = nullptr;
   sqlite3_stmt* append_ = nullptr;
   sqlite3_stmt* trim_ = nullptr;
-  /// Newest value per key of the entries appended since the last fold
-  /// began; the key is the table's byte followed by the row's key.
-  using value_map = std::unordered_map<std::string, std::vector<char>>;
-  value_map pending_;
-  /// Entries appended since the last fold began (>= pending_.size()).
+  /// The entries appended since the last fold began, in order (moved in:
+  /// appending one costs no copy and no lookup; the fold sorts them and
+  /// keeps the last of each key).
+  std::vector<journal_entry> pending_;
+  /// pending_.size() (kept apart: the fold moves pending_ away).
   size_t appended_ = 0;
   /// The fold under way: its values, their keys in order (sorted on a
   /// helper thread while the commits go on: 65k keys take tens of ms), the
   /// next one.
-  using key_order = std::vector<const value_map::value_type*>;
-  value_map folding_;
+  using key_order = std::vector<const journal_entry*>;
+  std::vector<journal_entry> folding_;
   std::future<key_order> sorting_;
   key_order fold_order_;
   size_t fold_pos_ = 0;
