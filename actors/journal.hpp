@@ -16,12 +16,12 @@
 // (the newest value per key; an empty value erases) is brought up to date
 // by a fold: once enough entries are in the log, their newest value per key
 // is written in key order, in slices of their own transactions between the
-// group commits, and the folded log rows are deleted with the last slice. A
-// page of the keyed table is thus written once per fold, not once per
-// entry (docs/performance.md, "Durability"). Opening folds what is left in
-// the log (a crash during a fold only repeats it: the values come from the
-// log rows, which are deleted last). The journal therefore holds the live
-// state, at most a fold's worth of log, and nothing more.
+// group commits; then the folded log rows are deleted, oldest first, a few
+// per step. A page of the keyed table is thus written once per fold, not
+// once per entry (docs/performance.md, "Durability"). Opening folds what is
+// left in the log (a crash during a fold only repeats it: the values come
+// from the log rows, which are deleted last). The journal therefore holds
+// the live state, about two folds' worth of log at most, and nothing more.
 //
 // The file records the application, the schema version and the record
 // format; a file that is not ours, from a newer version, or not a database
