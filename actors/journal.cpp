@@ -143,7 +143,7 @@ bool journal::prepare(std::string& error) {
   auto prep = [this](const char* sql, sqlite3_stmt*& st) {
     return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
   };
-  if (!prep("INSERT OR IGNORE INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
+  if (!prep("INSERT INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
       || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
       || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)
       || !prep("INSERT INTO log (entries) VALUES (?1)", append_)
@@ -393,14 +393,16 @@ bool journal::apply(const journal_entry& e) {
       --base_rows_;
     return true;
   }
-  // Insert, or update the row that is there (counting the rows exactly).
+  // Update the row that is there (most changes: refreshes), else insert
+  // it (counting the rows exactly).
+  if (!run(update_, true))
+    return false;
+  if (sqlite3_changes(db_) > 0)
+    return true;
   if (!run(insert_, true))
     return false;
-  if (sqlite3_changes(db_) > 0) {
-    ++base_rows_;
-    return true;
-  }
-  return run(update_, true);
+  ++base_rows_;
+  return true;
 }
 
 bool journal::fold_step(size_t max_keys, std::string& error) {
