@@ -48,8 +48,9 @@ class journal {
 public:
   /// Schema of the database file (tables, keys): 2 added the log table.
   static constexpr int schema_version = 2;
-  /// Format of the records' bytes (CAF binary serializer of the types in
-  /// messages/store_messages.hpp, this version of them).
+  /// Format of the records' bytes (our varint inspector, journal.cpp, over
+  /// the inspect() of the types in messages/store_messages.hpp, this
+  /// version of them).
   static constexpr int record_format = 1;
 
   /// Opens (or creates) the journal at `path`; ":memory:" for tests. `mode`
@@ -87,7 +88,8 @@ public:
   /// page of the keyed table about once however large it grows.
   size_t fold_threshold() const noexcept;
 
-  /// Tests: the smallest fold (default 65,536 entries).
+  /// The smallest fold (registrard: persistence.fold_entries; default
+  /// 65,536 entries).
   void set_min_fold(size_t n) noexcept { min_fold_ = n; }
 
   /// Tests: log rows deleted per step once a fold's keys are written
@@ -153,7 +155,7 @@ private:
   key_order fold_order_;
   size_t fold_pos_ = 0;
   /// The last log row the fold covers; its rows are deleted once every key
-  /// is written, oldest first, trim_rows at a time (a crash in between
+  /// is written, oldest first, trim_rows_ at a time (a crash in between
   /// leaves only newer rows, whose replay gives the same values).
   int64_t fold_upto_ = 0;
   bool trimming_ = false;
@@ -170,7 +172,7 @@ private:
   std::vector<char> blob_;
 };
 
-/// Serializes a stored record with CAF's binary serializer.
+/// Serializes a stored record (record_format; empty on failure).
 template <class T>
 std::vector<char> to_bytes(const T& x);
 
