@@ -47,18 +47,23 @@ bool has_table(sqlite3* db, const char* name) {
   return found;
 }
 
-size_t user_tables(sqlite3* db) {
+/// The number a `SELECT count(*) ...` returns (0 on error); `param`, if
+/// not negative, is bound to ?1.
+size_t count_rows(sqlite3* db, const char* sql, int param = -1) {
   sqlite3_stmt* st = nullptr;
   size_t n = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                         -1, &st, nullptr)
-      != SQLITE_OK)
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
     return 0;
+  if (param >= 0)
+    sqlite3_bind_int(st, 1, param);
   if (sqlite3_step(st) == SQLITE_ROW)
     n = static_cast<size_t>(sqlite3_column_int64(st, 0));
   sqlite3_finalize(st);
   return n;
+}
+
+size_t user_tables(sqlite3* db) {
+  return count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
 }
 
 // A log row's blob: per entry a varint table, a varint key length and the
@@ -277,12 +282,8 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
     return false;
   }
   last_seq_ = seq;
-  appended_ += entries.size();
-  if (pending_.empty())
-    pending_ = std::move(entries);
-  else
-    pending_.insert(pending_.end(), std::make_move_iterator(entries.begin()),
-                    std::make_move_iterator(entries.end()));
+  pending_.insert(pending_.end(), std::make_move_iterator(entries.begin()),
+                  std::make_move_iterator(entries.end()));
   return true;
 }
 
@@ -298,10 +299,7 @@ bool journal::load_log(std::string& error) {
     auto seq = sqlite3_column_int64(st, 0);
     auto data = static_cast<const char*>(sqlite3_column_blob(st, 1));
     std::string_view blob{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))};
-    bool ok = decode_log(blob, [this](journal_entry e) {
-      ++appended_;
-      pending_.push_back(std::move(e));
-    });
+    bool ok = decode_log(blob, [this](journal_entry e) { pending_.push_back(std::move(e)); });
     if (!ok) {
       sqlite3_finalize(st);
       error = path_ + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
@@ -323,14 +321,12 @@ size_t journal::fold_threshold() const noexcept {
 
 bool journal::fold_due() const noexcept {
   return sorting_.valid() || !fold_order_.empty() || trimming_
-         || (appended_ > 0 && appended_ >= fold_threshold());
+         || (!pending_.empty() && pending_.size() >= fold_threshold());
 }
 
 void journal::start_fold() {
   folding_ = std::move(pending_);
   pending_ = std::vector<journal_entry>{};
-  pending_.reserve(std::min<size_t>(min_fold_, 65536));
-  appended_ = 0;
   fold_order_.clear();
   fold_pos_ = 0;
   fold_upto_ = last_seq_;
@@ -410,29 +406,28 @@ bool journal::fold_step(size_t max_keys, std::string& error) {
     return trim_step(error);
   bool wait = max_keys == std::numeric_limits<size_t>::max();
   if (!sorting_.valid() && fold_order_.empty()) {
-    if (pending_.empty() && appended_ == 0)
+    if (pending_.empty())
       return true;
     start_fold();
   }
   if (!fold_ready(wait))
     return true; // still sorting: the next call goes on
   auto rows_before = base_rows_;
-  if (!exec("BEGIN", error))
-    return false;
-  auto end = fold_pos_ + std::min(max_keys, fold_order_.size() - fold_pos_);
-  for (auto i = fold_pos_; i < end; ++i) {
-    if (!apply(*fold_order_[i])) {
-      error = describe("fold failed");
-      rollback();
-      base_rows_ = rows_before;
-      return false;
-    }
-  }
-  if (!exec("COMMIT", error)) {
+  auto failed = [&] {
     rollback();
     base_rows_ = rows_before;
     return false;
-  }
+  };
+  if (!exec("BEGIN", error))
+    return false;
+  auto end = fold_pos_ + std::min(max_keys, fold_order_.size() - fold_pos_);
+  for (auto i = fold_pos_; i < end; ++i)
+    if (!apply(*fold_order_[i])) {
+      error = describe("fold failed");
+      return failed();
+    }
+  if (!exec("COMMIT", error))
+    return failed();
   fold_pos_ = end;
   if (end == fold_order_.size()) {
     // Every key is in the keyed table: the log rows go next.
@@ -467,22 +462,14 @@ bool journal::trim_step(std::string& error) {
 
 bool journal::fold_all(std::string& error) {
   // The fold under way, then one of everything appended since.
-  while (sorting_.valid() || !fold_order_.empty() || trimming_ || !pending_.empty()
-         || appended_ > 0)
+  while (sorting_.valid() || !fold_order_.empty() || trimming_ || !pending_.empty())
     if (!fold_step(std::numeric_limits<size_t>::max(), error))
       return false;
   return true;
 }
 
 size_t journal::log_rows() {
-  sqlite3_stmt* st = nullptr;
-  size_t n = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM log", -1, &st, nullptr) != SQLITE_OK)
-    return 0;
-  if (sqlite3_step(st) == SQLITE_ROW)
-    n = static_cast<size_t>(sqlite3_column_int64(st, 0));
-  sqlite3_finalize(st);
-  return n;
+  return count_rows(db_, "SELECT count(*) FROM log");
 }
 
 bool journal::scan(journal_table table,
@@ -519,17 +506,8 @@ size_t journal::count(journal_table table) {
   std::string error;
   if (!fold_all(error))
     return 0;
-  sqlite3_stmt* st = nullptr;
-  size_t n = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM journal WHERE tbl = ?1", -1, &st,
-                         nullptr)
-      != SQLITE_OK)
-    return 0;
-  sqlite3_bind_int(st, 1, static_cast<int>(table));
-  if (sqlite3_step(st) == SQLITE_ROW)
-    n = static_cast<size_t>(sqlite3_column_int64(st, 0));
-  sqlite3_finalize(st);
-  return n;
+  return count_rows(db_, "SELECT count(*) FROM journal WHERE tbl = ?1",
+                    static_cast<int>(table));
 }
 
 // -- record bytes -------------------------------------------------------------------

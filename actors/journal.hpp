@@ -144,8 +144,6 @@ private:
   /// appending one costs no copy and no lookup; the fold sorts them and
   /// keeps the last of each key).
   std::vector<journal_entry> pending_;
-  /// pending_.size() (kept apart: the fold moves pending_ away).
-  size_t appended_ = 0;
   /// The fold under way: its values, their keys in order (sorted on a
   /// helper thread while the commits go on: 65k keys take tens of ms), the
   /// next one.
