@@ -3,9 +3,15 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <type_traits>
 
 #include <caf/detail/type_traits.hpp>
@@ -114,55 +120,20 @@ bool decode_log(std::string_view blob, F fn) {
   return true;
 }
 
-} // namespace
-
-journal::journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
-  // nop
+bool file_exists(const std::string& path) {
+  struct stat sb;
+  return ::stat(path.c_str(), &sb) == 0;
 }
 
-journal::~journal() {
-  for (auto st : {insert_, update_, erase_, append_, trim_})
-    sqlite3_finalize(st);
-  sqlite3_close(db_);
+/// 64 random bits in hex: the id that pairs a state file with its log.
+std::string random_id() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
 }
 
-std::string journal::describe(const char* what) const {
-  std::string msg = path_;
-  msg += ": ";
-  msg += what;
-  msg += ": ";
-  msg += sqlite3_errmsg(db_);
-  return msg;
-}
-
-bool journal::exec(const char* sql, std::string& error) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) == SQLITE_OK)
-    return true;
-  error = path_ + ": " + (msg ? msg : sqlite3_errmsg(db_));
-  sqlite3_free(msg);
-  return false;
-}
-
-bool journal::prepare(std::string& error) {
-  auto prep = [this](const char* sql, sqlite3_stmt*& st) {
-    return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
-  };
-  if (!prep("INSERT INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
-      || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
-      || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)
-      || !prep("INSERT INTO log (entries) VALUES (?1)", append_)
-      || !prep("DELETE FROM log WHERE seq IN"
-               " (SELECT seq FROM log WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-               trim_)) {
-    error = describe("cannot prepare the journal statements");
-    return false;
-  }
-  return true;
-}
-
-std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
-                                       std::string& error) {
+sqlite3* open_db(const std::string& path, std::string& error) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -173,21 +144,89 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
     sqlite3_close(db);
     return nullptr;
   }
-  std::unique_ptr<journal> j{new journal(db, path)};
-  // A file that is not a database fails here ("file is not a database").
-  if (!j->exec("PRAGMA journal_mode = WAL", error))
+  return db;
+}
+
+} // namespace
+
+journal::journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
+  // nop
+}
+
+journal::~journal() {
+  // A fold under way ends after its current slice; the log keeps its
+  // entries (the next open folds them).
+  stopping_ = true;
+  if (fold_task_.valid())
+    fold_task_.wait();
+  for (auto st : {insert_, update_, erase_, append_, trim_})
+    sqlite3_finalize(st);
+  sqlite3_close(log_);
+  sqlite3_close(db_);
+}
+
+std::string journal::log_path(const std::string& path) {
+  if (path == ":memory:")
+    return path;
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".db") == 0)
+    return path.substr(0, path.size() - 3) + "-log.db";
+  return path + "-log";
+}
+
+std::string journal::describe(sqlite3* db, const std::string& file, const char* what) const {
+  std::string msg = file;
+  msg += ": ";
+  msg += what;
+  msg += ": ";
+  msg += sqlite3_errmsg(db);
+  return msg;
+}
+
+bool journal::exec(sqlite3* db, const char* sql, std::string& error) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) == SQLITE_OK)
+    return true;
+  error = (db == log_ ? log_path_ : path_) + ": " + (msg ? msg : sqlite3_errmsg(db));
+  sqlite3_free(msg);
+  return false;
+}
+
+bool journal::prepare_state(std::string& error) {
+  auto prep = [this](const char* sql, sqlite3_stmt*& st) {
+    return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
+  };
+  if (!prep("INSERT INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
+      || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
+      || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)) {
+    error = describe(db_, path_, "cannot prepare the journal statements");
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
+                                       std::string& error) {
+  auto db = open_db(path, error);
+  if (db == nullptr)
     return nullptr;
-  auto sync_level = mode == durability::sync ? "PRAGMA synchronous = FULL"
-                                             : "PRAGMA synchronous = NORMAL";
-  if (!j->exec(sync_level, error))
+  std::unique_ptr<journal> j{new journal(db, path)};
+  j->full_sync_ = mode == durability::sync;
+  // A file that is not a database fails here ("file is not a database").
+  if (!j->exec(db, "PRAGMA journal_mode = WAL", error))
+    return nullptr;
+  // The state file is written by folds only: their slices need no fsync
+  // each; the last one of a fold is committed FULL (run_fold) before the
+  // folded log rows go.
+  if (!j->exec(db, "PRAGMA synchronous = NORMAL", error))
     return nullptr;
   // Rows land on random pages (keys are AORs): a page cache that holds the
-  // whole table keeps an upsert from reading its page back from the file
-  // (SQLite's default is 2 MB; with this, sync registrations in batches went
-  // from ~154k/s to ~210k/s, docs/performance.md). 256 MB is an upper bound,
-  // used only as the table grows.
-  if (!j->exec("PRAGMA cache_size = -262144", error))
+  // whole table keeps a fold from reading its pages back from the file
+  // (SQLite's default is 2 MB). 256 MB is an upper bound, used only as the
+  // table grows.
+  if (!j->exec(db, "PRAGMA cache_size = -262144", error))
     return nullptr;
+  bool migrate = false;
+  bool inner_log = false; // schema 2: the log table is in the state file
   if (has_table(db, "meta")) {
     auto app = meta_value(db, "application");
     if (app != application) {
@@ -195,19 +234,10 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
       return nullptr;
     }
     auto schema = meta_value(db, "schema_version");
-    if (schema == "1") {
-      // Schema 1 had the keyed table only: add the log (one transaction).
-      if (!j->exec("BEGIN;"
-                   "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
-                   "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
-                   "COMMIT;",
-                   error)) {
-        error = path + ": cannot migrate the journal from schema 1: " + error;
-        return nullptr;
-      }
-      schema = std::to_string(schema_version);
-    }
-    if (schema != std::to_string(schema_version)) {
+    if (schema == "1" || schema == "2") {
+      migrate = true;
+      inner_log = schema == "2";
+    } else if (schema != std::to_string(schema_version)) {
       // A newer file must not be rewritten by an older build.
       error = path + ": journal schema version " + schema + ", this build reads "
               + std::to_string(schema_version);
@@ -228,7 +258,6 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
         " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
-        "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
         "INSERT INTO meta VALUES ('application', '"
         + std::string{application}
         + "');"
@@ -237,18 +266,112 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
         + "');"
           "INSERT INTO meta VALUES ('record_format', '"
         + std::to_string(record_format) + "');COMMIT;";
-    if (!j->exec(create.c_str(), error))
+    if (!j->exec(db, create.c_str(), error))
       return nullptr;
   }
-  if (!j->prepare(error) || !j->load_log(error) || !j->fold_all(error))
+  if (!j->prepare_state(error))
     return nullptr;
+  // The log rows of schema 2 come first: older than anything in the file.
+  if (inner_log && !j->load_log(db, path, error))
+    return nullptr;
+  j->last_seq_ = 0;
+  if (!j->open_log(mode, error) || !j->load_log(j->log_, j->log_path_, error)
+      || !j->fold_all(error))
+    return nullptr;
+  if (migrate
+      && !j->exec(db,
+                  "BEGIN; DROP TABLE IF EXISTS log;"
+                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'; COMMIT;",
+                  error)) {
+    error = "cannot migrate the journal: " + error;
+    return nullptr;
+  }
   j->base_rows_ = j->count(journal_table::users) + j->count(journal_table::policies);
   return j;
 }
 
-void journal::rollback() {
+bool journal::open_log(durability mode, std::string& error) {
+  log_path_ = log_path(path_);
+  auto state_id = meta_value(db_, "log_id");
+  if (!state_id.empty() && log_path_ != ":memory:" && !file_exists(log_path_)) {
+    // Its changes since the last fold would be lost without a word.
+    error = log_path_ + ": missing: " + path_ + " was written with this log beside it";
+    return false;
+  }
+  log_ = open_db(log_path_, error);
+  if (log_ == nullptr)
+    return false;
+  if (!exec(log_, "PRAGMA journal_mode = WAL", error))
+    return false;
+  auto sync_level = mode == durability::sync ? "PRAGMA synchronous = FULL"
+                                             : "PRAGMA synchronous = NORMAL";
+  if (!exec(log_, sync_level, error))
+    return false;
+  std::string id;
+  if (has_table(log_, "meta")) {
+    auto app = meta_value(log_, "application");
+    if (app != application || !has_table(log_, "log")) {
+      error = log_path_ + ": not a registrar-core journal log (application '" + app + "')";
+      return false;
+    }
+    auto schema = meta_value(log_, "schema_version");
+    if (schema != std::to_string(schema_version)) {
+      error = log_path_ + ": journal schema version " + schema + ", this build reads "
+              + std::to_string(schema_version);
+      return false;
+    }
+    id = meta_value(log_, "log_id");
+    if (state_id.empty() && count_rows(log_, "SELECT count(*) FROM log") > 0) {
+      // Changes of a state file that is gone: not ours to fold.
+      error = log_path_ + ": holds changes, but " + path_
+              + " names no log (the log of another journal?)";
+      return false;
+    }
+    if (!state_id.empty() && id != state_id) {
+      error = log_path_ + ": the log of another journal (id " + id + ", " + path_
+              + " expects " + state_id + ")";
+      return false;
+    }
+  } else if (user_tables(log_) > 0) {
+    error = log_path_ + ": not a registrar-core journal log (a database with other tables)";
+    return false;
+  } else {
+    id = state_id.empty() ? random_id() : state_id;
+    std::string create
+      = "BEGIN;"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
+        "INSERT INTO meta VALUES ('application', '"
+        + std::string{application}
+        + "');"
+          "INSERT INTO meta VALUES ('schema_version', '"
+        + std::to_string(schema_version) + "');INSERT INTO meta VALUES ('log_id', '" + id
+        + "');COMMIT;";
+    if (!exec(log_, create.c_str(), error))
+      return false;
+  }
+  if (state_id.empty()) {
+    // From now on the state file expects this log.
+    auto sql = "INSERT OR REPLACE INTO meta VALUES ('log_id', '" + id + "')";
+    if (!exec(db_, sql.c_str(), error))
+      return false;
+  }
+  auto prep = [this](const char* sql, sqlite3_stmt*& st) {
+    return sqlite3_prepare_v2(log_, sql, -1, &st, nullptr) == SQLITE_OK;
+  };
+  if (!prep("INSERT INTO log (seq, entries) VALUES (?1, ?2)", append_)
+      || !prep("DELETE FROM log WHERE seq IN"
+               " (SELECT seq FROM log WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
+               trim_)) {
+    error = describe(log_, log_path_, "cannot prepare the journal statements");
+    return false;
+  }
+  return true;
+}
+
+void journal::rollback(sqlite3* db) {
   std::string ignored;
-  exec("ROLLBACK", ignored);
+  exec(db, "ROLLBACK", ignored);
 }
 
 bool journal::write(std::vector<journal_entry> entries, std::string& error) {
@@ -264,21 +387,19 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
     put_varint(blob_, e.value.size());
     blob_.insert(blob_.end(), e.value.begin(), e.value.end());
   }
-  if (!exec("BEGIN", error))
-    return false;
-  sqlite3_bind_blob(append_, 1, blob_.data(), static_cast<int>(blob_.size()),
+  // The sequence number is ours, not SQLite's next rowid: that one starts
+  // again at 1 in an empty table, and a row written while the last folded
+  // rows are deleted would then be deleted with them.
+  auto seq = last_seq_ + 1;
+  sqlite3_bind_int64(append_, 1, seq);
+  sqlite3_bind_blob(append_, 2, blob_.data(), static_cast<int>(blob_.size()),
                     SQLITE_STATIC);
+  // One statement in autocommit mode: one transaction.
   int rc = sqlite3_step(append_);
   sqlite3_reset(append_);
   sqlite3_clear_bindings(append_);
   if (rc != SQLITE_DONE) {
-    error = describe("write failed");
-    rollback();
-    return false;
-  }
-  auto seq = sqlite3_last_insert_rowid(db_);
-  if (!exec("COMMIT", error)) {
-    rollback();
+    error = describe(log_, log_path_, "write failed");
     return false;
   }
   last_seq_ = seq;
@@ -287,11 +408,12 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   return true;
 }
 
-bool journal::load_log(std::string& error) {
+bool journal::load_log(sqlite3* table_db, const std::string& file, std::string& error) {
   sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT seq, entries FROM log ORDER BY seq", -1, &st, nullptr)
+  if (sqlite3_prepare_v2(table_db, "SELECT seq, entries FROM log ORDER BY seq", -1, &st,
+                         nullptr)
       != SQLITE_OK) {
-    error = describe("cannot read the log");
+    error = describe(table_db, file, "cannot read the log");
     return false;
   }
   int rc;
@@ -302,14 +424,14 @@ bool journal::load_log(std::string& error) {
     bool ok = decode_log(blob, [this](journal_entry e) { pending_.push_back(std::move(e)); });
     if (!ok) {
       sqlite3_finalize(st);
-      error = path_ + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
+      error = file + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
       return false;
     }
     last_seq_ = seq;
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    error = describe("cannot read the log");
+    error = describe(table_db, file, "cannot read the log");
     return false;
   }
   return true;
@@ -320,53 +442,98 @@ size_t journal::fold_threshold() const noexcept {
 }
 
 bool journal::fold_due() const noexcept {
-  return sorting_.valid() || !fold_order_.empty() || trimming_
+  return fold_task_.valid() || trimming_
          || (!pending_.empty() && pending_.size() >= fold_threshold());
 }
 
 void journal::start_fold() {
   folding_ = std::move(pending_);
   pending_ = std::vector<journal_entry>{};
-  fold_order_.clear();
-  fold_pos_ = 0;
   fold_upto_ = last_seq_;
   fold_started_ = std::chrono::steady_clock::now();
+  // folding_ and the state file belong to the helper until its result is
+  // taken (fold_finished).
+  fold_task_ = std::async(std::launch::async, [this] { return run_fold(); });
+}
+
+journal::fold_result journal::run_fold() {
+  fold_result r;
+  auto fail = [&](std::string what) {
+    r.ok = false;
+    r.error = std::move(what);
+    return r;
+  };
+  // With `async` the log's last commits may still be in the page cache: the
+  // fold must not reach the disk before what it folds (a power loss would
+  // otherwise leave the state file newer than its log).
+  if (!full_sync_ && log_path_ != ":memory:") {
+    int fd = ::open((log_path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fdatasync(fd);
+      ::close(fd);
+    }
+  }
   // Key order: neighbouring keys share a page, which is then written once;
   // of the entries of one key only the last (the newest) is written.
-  // folding_ is not touched until the sort is done.
-  sorting_ = std::async(std::launch::async, [this] {
-    key_order all;
-    all.reserve(folding_.size());
-    for (auto& e : folding_)
-      all.push_back(&e);
-    // Equal keys keep their order (the pointers rise with it).
-    std::sort(all.begin(), all.end(), [](const journal_entry* a, const journal_entry* b) {
-      if (a->table != b->table)
-        return a->table < b->table;
-      if (int c = a->key.compare(b->key); c != 0)
-        return c < 0;
-      return a < b;
-    });
-    key_order newest;
-    newest.reserve(all.size());
-    for (size_t i = 0; i < all.size(); ++i)
-      if (i + 1 == all.size() || all[i + 1]->table != all[i]->table
-          || all[i + 1]->key != all[i]->key)
-        newest.push_back(all[i]);
-    return newest;
+  using key_order = std::vector<const journal_entry*>;
+  key_order all;
+  all.reserve(folding_.size());
+  for (auto& e : folding_)
+    all.push_back(&e);
+  // Equal keys keep their order (the pointers rise with it).
+  std::sort(all.begin(), all.end(), [](const journal_entry* a, const journal_entry* b) {
+    if (a->table != b->table)
+      return a->table < b->table;
+    if (int c = a->key.compare(b->key); c != 0)
+      return c < 0;
+    return a < b;
   });
+  key_order newest;
+  newest.reserve(all.size());
+  for (size_t i = 0; i < all.size(); ++i)
+    if (i + 1 == all.size() || all[i + 1]->table != all[i]->table
+        || all[i + 1]->key != all[i]->key)
+      newest.push_back(all[i]);
+  all = key_order{};
+  size_t slices = 0;
+  for (size_t pos = 0; pos < newest.size(); ++slices) {
+    if (stopping_.load(std::memory_order_relaxed))
+      return fail(path_ + ": fold stopped: the journal is closing");
+    if (stop_after_ > 0 && slices == stop_after_) {
+      stop_after_ = 0;
+      return fail(path_ + ": fold stopped (test)");
+    }
+    auto end = pos + std::min(fold_slice_, newest.size() - pos);
+    // The last slice makes the whole fold durable (its fsync covers the
+    // slices before it, which are earlier in the same WAL).
+    bool last = end == newest.size();
+    std::string error;
+    if (last && !exec(db_, "PRAGMA synchronous = FULL", error))
+      return fail(error);
+    int64_t added = 0;
+    bool ok = exec(db_, "BEGIN", error);
+    for (auto i = pos; ok && i < end; ++i)
+      if (!apply(*newest[i], added)) {
+        error = describe(db_, path_, "fold failed");
+        ok = false;
+      }
+    ok = ok && exec(db_, "COMMIT", error);
+    if (!ok)
+      rollback(db_);
+    if (last) {
+      std::string ignored;
+      exec(db_, "PRAGMA synchronous = NORMAL", ignored);
+    }
+    if (!ok)
+      return fail(error);
+    r.rows_added += added;
+    pos = end;
+  }
+  r.keys = newest.size();
+  return r;
 }
 
-bool journal::fold_ready(bool wait) {
-  if (!sorting_.valid())
-    return true;
-  if (!wait && sorting_.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
-    return false;
-  fold_order_ = sorting_.get();
-  return true;
-}
-
-bool journal::apply(const journal_entry& e) {
+bool journal::apply(const journal_entry& e, int64_t& rows_added) {
   auto tbl = static_cast<int>(e.table);
   auto key = e.key.data();
   auto key_len = static_cast<int>(e.key.size());
@@ -385,8 +552,7 @@ bool journal::apply(const journal_entry& e) {
   if (value.empty()) {
     if (!run(erase_, false))
       return false;
-    if (sqlite3_changes(db_) > 0 && base_rows_ > 0)
-      --base_rows_;
+    rows_added -= sqlite3_changes(db_);
     return true;
   }
   // Update the row that is there (most changes: refreshes), else insert
@@ -397,60 +563,66 @@ bool journal::apply(const journal_entry& e) {
     return true;
   if (!run(insert_, true))
     return false;
-  ++base_rows_;
+  ++rows_added;
   return true;
 }
 
-bool journal::fold_step(size_t max_keys, std::string& error) {
+bool journal::fold_finished(bool wait, std::string& error, bool& failed) {
+  failed = false;
+  if (!wait && fold_task_.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
+    return false;
+  auto r = fold_task_.get();
+  if (!r.ok) {
+    // Nothing is lost: the entries go back before those appended since,
+    // and the next fold starts with them (their log rows are all there).
+    failed = true;
+    error = std::move(r.error);
+    folding_.insert(folding_.end(), std::make_move_iterator(pending_.begin()),
+                    std::make_move_iterator(pending_.end()));
+    pending_ = std::move(folding_);
+    folding_ = std::vector<journal_entry>{};
+    return true;
+  }
+  auto rows = static_cast<int64_t>(base_rows_) + r.rows_added;
+  base_rows_ = rows > 0 ? static_cast<size_t>(rows) : 0;
+  last_fold_keys_ = r.keys;
+  folding_ = std::vector<journal_entry>{};
+  // Every key is on disk in the state file: the log rows go next.
+  trimming_ = true;
+  return true;
+}
+
+bool journal::fold_step(std::string& error, bool wait) {
   if (trimming_)
     return trim_step(error);
-  bool wait = max_keys == std::numeric_limits<size_t>::max();
-  if (!sorting_.valid() && fold_order_.empty()) {
-    if (pending_.empty())
-      return true;
+  if (fold_task_.valid()) {
+    bool failed = false;
+    fold_finished(wait, error, failed);
+    return !failed;
+  }
+  if (!pending_.empty() && pending_.size() >= fold_threshold())
     start_fold();
-  }
-  if (!fold_ready(wait))
-    return true; // still sorting: the next call goes on
-  auto rows_before = base_rows_;
-  auto failed = [&] {
-    rollback();
-    base_rows_ = rows_before;
-    return false;
-  };
-  if (!exec("BEGIN", error))
-    return false;
-  auto end = fold_pos_ + std::min(max_keys, fold_order_.size() - fold_pos_);
-  for (auto i = fold_pos_; i < end; ++i)
-    if (!apply(*fold_order_[i])) {
-      error = describe("fold failed");
-      return failed();
-    }
-  if (!exec("COMMIT", error))
-    return failed();
-  fold_pos_ = end;
-  if (end == fold_order_.size()) {
-    // Every key is in the keyed table: the log rows go next.
-    last_fold_keys_ = fold_order_.size();
-    fold_order_.clear();
-    folding_ = std::vector<journal_entry>{};
-    trimming_ = true;
-    if (wait)
-      return trim_step(error);
-  }
   return true;
 }
 
 bool journal::trim_step(std::string& error) {
+  // The deletion needs no fsync of its own: the next commit's covers it
+  // (same WAL, later frames), and losing it only replays folded rows.
+  if (full_sync_ && !exec(log_, "PRAGMA synchronous = NORMAL", error))
+    return false;
   sqlite3_bind_int64(trim_, 1, fold_upto_);
   sqlite3_bind_int(trim_, 2, trim_rows_);
   int rc = sqlite3_step(trim_); // autocommit: one transaction
   sqlite3_reset(trim_);
-  if (rc != SQLITE_DONE) {
-    error = describe("trimming the log failed");
+  auto deleted = sqlite3_changes(log_);
+  if (rc != SQLITE_DONE)
+    error = describe(log_, log_path_, "trimming the log failed");
+  // Back to a commit per fsync before anything else is written.
+  if (full_sync_ && !exec(log_, "PRAGMA synchronous = FULL", error))
     return false;
-  }
-  if (sqlite3_changes(db_) < trim_rows_) {
+  if (rc != SQLITE_DONE)
+    return false;
+  if (deleted < trim_rows_) {
     trimming_ = false;
     ++folds_;
     last_fold_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -462,14 +634,26 @@ bool journal::trim_step(std::string& error) {
 
 bool journal::fold_all(std::string& error) {
   // The fold under way, then one of everything appended since.
-  while (sorting_.valid() || !fold_order_.empty() || trimming_ || !pending_.empty())
-    if (!fold_step(std::numeric_limits<size_t>::max(), error))
-      return false;
-  return true;
+  for (;;) {
+    if (fold_task_.valid()) {
+      bool failed = false;
+      fold_finished(true, error, failed);
+      if (failed)
+        return false;
+    }
+    if (trimming_) {
+      if (!trim_step(error))
+        return false;
+      continue;
+    }
+    if (pending_.empty())
+      return true;
+    start_fold();
+  }
 }
 
 size_t journal::log_rows() {
-  return count_rows(db_, "SELECT count(*) FROM log");
+  return count_rows(log_, "SELECT count(*) FROM log");
 }
 
 bool journal::scan(journal_table table,
@@ -481,7 +665,7 @@ bool journal::scan(journal_table table,
   if (sqlite3_prepare_v2(db_, "SELECT key, value FROM journal WHERE tbl = ?1", -1, &st,
                          nullptr)
       != SQLITE_OK) {
-    error = describe("cannot read the journal");
+    error = describe(db_, path_, "cannot read the journal");
     return false;
   }
   sqlite3_bind_int(st, 1, static_cast<int>(table));
@@ -496,7 +680,7 @@ bool journal::scan(journal_table table,
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    error = describe("read failed");
+    error = describe(db_, path_, "read failed");
     return false;
   }
   return true;

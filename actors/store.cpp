@@ -26,9 +26,6 @@ struct store_state {
 
 using store_self = store_actor::stateful_pointer<store_state>;
 
-/// Keys per fold slice (measured under load: mostly < 10 ms of SQLite work).
-constexpr size_t fold_slice = 1024;
-
 void commit(store_self self) {
   auto& st = self->state;
   st.flush_pending = false;
@@ -52,12 +49,12 @@ void commit(store_self self) {
   }
   st.entries.clear();
   st.waiting.clear();
-  // The fold (journal.hpp) goes on a slice at a time between group commits,
-  // so a commit waits for at most one slice.
+  // The fold (journal.hpp) runs on a helper thread; between two group
+  // commits the store only starts it, or deletes a few folded log rows.
   if (!st.j->fold_due())
     return;
   auto folds = st.j->folds();
-  if (!st.j->fold_step(fold_slice, error))
+  if (!st.j->fold_step(error))
     spdlog::error("store: {}", error);
   else if (st.j->folds() != folds)
     spdlog::info("store: folded {} keys of the log into the keyed table in {} ms",

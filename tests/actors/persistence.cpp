@@ -223,31 +223,52 @@ size_t keyed_rows(const std::string& path) {
   return n;
 }
 
+/// The schema_version of the meta table of the database `path`.
+std::string schema_of(const std::string& path) {
+  sqlite3* raw = nullptr;
+  std::string result;
+  if (sqlite3_open(path.c_str(), &raw) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(raw, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                           &st, nullptr)
+          == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+      result = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(raw);
+  return result;
+}
+
+bool run_sql(const std::string& path, const char* sql) {
+  sqlite3* raw = nullptr;
+  bool ok = sqlite3_open(path.c_str(), &raw) == SQLITE_OK
+            && sqlite3_exec(raw, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(raw);
+  return ok;
+}
+
 } // namespace
 
-CAF_TEST(a commit appends one log row and the fold writes the keyed table in slices) {
+CAF_TEST(a commit appends one log row and the fold writes the keyed table) {
   temp_db db;
   auto j = open_journal(db.path, durability::async);
   j->set_min_fold(4);
+  j->set_fold_slice(2);
   std::string err;
   CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "2")}, err));
   CAF_REQUIRE(j->write({text_entry("c", "3"), text_entry("a", "4")}, err));
   CAF_CHECK_EQUAL(j->log_rows(), 2u);
   CAF_CHECK_EQUAL(keyed_rows(db.path), 0u);
   CAF_CHECK(j->fold_due()); // 4 entries appended
-  // The first slice (2 of the 3 keys a, b, c): the sort may still run, so
-  // call until the keyed table has them.
-  while (keyed_rows(db.path) == 0)
-    CAF_REQUIRE(j->fold_step(2, err));
-  CAF_CHECK_EQUAL(keyed_rows(db.path), 2u); // a and b, in key order
-  CAF_CHECK_EQUAL(j->log_rows(), 2u);       // deleted only with the last slice
+  CAF_REQUIRE(j->fold_step(err)); // starts the fold on the helper thread
   // Writes during the fold go to the log and the next fold.
   CAF_REQUIRE(j->write({text_entry("b", ""), text_entry("d", "5")}, err));
-  CAF_REQUIRE(j->fold_step(2, err)); // the last slice: c
+  CAF_REQUIRE(j->fold_step(err, true)); // a, b, c written (2 slices)
   CAF_CHECK_EQUAL(keyed_rows(db.path), 3u);
-  CAF_CHECK_EQUAL(j->log_rows(), 3u);
-  CAF_CHECK(j->fold_due());          // the folded rows are still to delete
-  CAF_REQUIRE(j->fold_step(2, err)); // deletes rows 1-2
+  CAF_CHECK_EQUAL(j->log_rows(), 3u); // deleted only once the fold is on disk
+  CAF_CHECK(j->fold_due());           // the folded rows are still to delete
+  CAF_REQUIRE(j->fold_step(err));     // deletes rows 1-2
   CAF_CHECK_EQUAL(j->log_rows(), 1u);
   CAF_CHECK_EQUAL(j->folds(), 1u);
   CAF_CHECK_EQUAL(j->last_fold_keys(), 3u);
@@ -257,6 +278,20 @@ CAF_TEST(a commit appends one log row and the fold writes the keyed table in sli
   std::map<std::string, std::string> want{{"a", "4"}, {"c", "3"}, {"d", "5"}};
   CAF_CHECK_EQUAL(seen, want);
   CAF_CHECK_EQUAL(j->count(journal_table::users), 3u);
+  // The sequence goes on after the log was emptied: a row written while
+  // the last folded rows are deleted is not one of them.
+  j->set_min_fold(1);
+  j->set_trim_rows(1);
+  CAF_REQUIRE(j->write({text_entry("e", "6")}, err));
+  CAF_REQUIRE(j->fold_step(err));
+  CAF_REQUIRE(j->fold_step(err, true)); // e folded
+  CAF_REQUIRE(j->fold_step(err));       // deletes its row: the log is empty
+  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  CAF_CHECK(j->fold_due()); // a full step: more could follow
+  CAF_REQUIRE(j->write({text_entry("f", "7")}, err));
+  CAF_REQUIRE(j->fold_step(err)); // deletes nothing: f is newer
+  CAF_CHECK_EQUAL(j->log_rows(), 1u);
+  CAF_CHECK_EQUAL(j->folds(), 3u); // the scan above folded d
 }
 
 CAF_TEST(a crash in the middle of a fold loses nothing) {
@@ -265,6 +300,8 @@ CAF_TEST(a crash in the middle of a fold loses nothing) {
   {
     auto j = open_journal(db.path, durability::sync);
     j->set_min_fold(8);
+    j->set_fold_slice(3);
+    j->stop_fold_after(1);
     std::string err;
     for (int round = 0; round < 3; ++round) {
       std::vector<journal_entry> batch;
@@ -278,9 +315,10 @@ CAF_TEST(a crash in the middle of a fold loses nothing) {
     }
     CAF_REQUIRE(j->write({text_entry("k3", "")}, err));
     want.erase("k3");
-    // Part of a fold, then the process is gone (no fold on the way out).
-    while (keyed_rows(db.path) == 0)
-      CAF_REQUIRE(j->fold_step(3, err));
+    // One slice of a fold, then the process is gone.
+    CAF_REQUIRE(j->fold_step(err));
+    CAF_CHECK(!j->fold_step(err, true));
+    CAF_MESSAGE("stopped: " << err);
     CAF_CHECK_EQUAL(keyed_rows(db.path), 3u);
     CAF_CHECK_EQUAL(j->log_rows(), 4u);
   }
@@ -301,10 +339,11 @@ CAF_TEST(a crash while the folded log rows are deleted loses nothing) {
     CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "1")}, err));
     CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
     CAF_REQUIRE(j->write({text_entry("b", "")}, err));
-    while (keyed_rows(db.path) == 0)
-      CAF_REQUIRE(j->fold_step(10, err)); // a = 2 written, b never
+    CAF_REQUIRE(j->fold_step(err));
+    CAF_REQUIRE(j->fold_step(err, true)); // a = 2 written, b never
+    CAF_CHECK_EQUAL(keyed_rows(db.path), 1u);
     CAF_CHECK_EQUAL(j->log_rows(), 3u);
-    CAF_REQUIRE(j->fold_step(10, err)); // deletes row 1 (a = 1, b = 1) only
+    CAF_REQUIRE(j->fold_step(err)); // deletes row 1 (a = 1, b = 1) only
     CAF_CHECK_EQUAL(j->log_rows(), 2u);
     CAF_CHECK(j->fold_due());
   } // the process is gone: rows 2 and 3 replay at open
@@ -314,22 +353,17 @@ CAF_TEST(a crash while the folded log rows are deleted loses nothing) {
   CAF_CHECK_EQUAL(all_users(*j), want);
 }
 
-CAF_TEST(a schema 1 journal is migrated and a malformed log row is an error) {
+CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an error) {
   temp_db db;
-  sqlite3* raw = nullptr;
-  CAF_REQUIRE_EQUAL(sqlite3_open(db.path.c_str(), &raw), SQLITE_OK);
-  CAF_REQUIRE_EQUAL(
-    sqlite3_exec(raw,
-                 "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                 "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
-                 " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
-                 "INSERT INTO meta VALUES ('application', 'registrar-core');"
-                 "INSERT INTO meta VALUES ('schema_version', '1');"
-                 "INSERT INTO meta VALUES ('record_format', '1');"
-                 "INSERT INTO journal VALUES (1, 'old', X'6F6C64');",
-                 nullptr, nullptr, nullptr),
-    SQLITE_OK);
-  sqlite3_close(raw);
+  // Schema 1: the keyed table only.
+  CAF_REQUIRE(run_sql(db.path,
+                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                      "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
+                      " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+                      "INSERT INTO meta VALUES ('application', 'registrar-core');"
+                      "INSERT INTO meta VALUES ('schema_version', '1');"
+                      "INSERT INTO meta VALUES ('record_format', '1');"
+                      "INSERT INTO journal VALUES (1, 'old', X'6F6C64');"));
   {
     auto j = open_journal(db.path);
     std::map<std::string, std::string> want{{"old", "old"}};
@@ -338,26 +372,86 @@ CAF_TEST(a schema 1 journal is migrated and a malformed log row is an error) {
     CAF_REQUIRE(j->write({text_entry("new", "x")}, err));
     CAF_CHECK_EQUAL(j->log_rows(), 1u);
   }
-  CAF_REQUIRE_EQUAL(sqlite3_open(db.path.c_str(), &raw), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  CAF_REQUIRE_EQUAL(sqlite3_prepare_v2(raw,
-                                       "SELECT value FROM meta WHERE key = 'schema_version'",
-                                       -1, &st, nullptr),
-                    SQLITE_OK);
-  CAF_REQUIRE_EQUAL(sqlite3_step(st), SQLITE_ROW);
-  CAF_CHECK_EQUAL(std::string{reinterpret_cast<const char*>(sqlite3_column_text(st, 0))},
-                  "2");
-  sqlite3_finalize(st);
-  // A log row whose bytes are cut short: a clear error, the file untouched.
-  sqlite3_exec(raw, "INSERT INTO log (entries) VALUES (X'0005616263')", nullptr, nullptr,
-               nullptr);
-  sqlite3_close(raw);
+  CAF_CHECK_EQUAL(schema_of(db.path), "3");
+  CAF_CHECK_EQUAL(schema_of(actors::journal::log_path(db.path)), "3");
+  // A log row whose bytes are cut short: a clear error, the files untouched.
+  auto log = actors::journal::log_path(db.path);
+  CAF_REQUIRE(run_sql(log, "INSERT INTO log VALUES (7, X'0005616263')"));
   std::string err;
   CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
   CAF_MESSAGE("malformed log: " << err);
   CAF_CHECK_NOT_EQUAL(err.find("corrupt journal"), std::string::npos);
-  CAF_CHECK_NOT_EQUAL(err.find(db.path), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find(log), std::string::npos);
   CAF_CHECK_EQUAL(keyed_rows(db.path), 1u); // "new" is still in the log only
+  db.remove_files();
+  // Schema 2: the log table inside the state file (entries a=1, then b=2
+  // and a erased: table 1, key length, key, value length, value).
+  CAF_REQUIRE(run_sql(db.path,
+                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                      "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
+                      " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+                      "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
+                      "INSERT INTO meta VALUES ('application', 'registrar-core');"
+                      "INSERT INTO meta VALUES ('schema_version', '2');"
+                      "INSERT INTO meta VALUES ('record_format', '1');"
+                      "INSERT INTO journal VALUES (1, 'old', X'6F6C64');"
+                      "INSERT INTO log VALUES (1, X'0101610131');"
+                      "INSERT INTO log VALUES (2, X'010162013201016100');"));
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"b", "2"}, {"old", "old"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+    CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  }
+  CAF_CHECK_EQUAL(schema_of(db.path), "3");
+  CAF_CHECK(!run_sql(db.path, "SELECT count(*) FROM log")); // the old log table is gone
+  CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
+}
+
+CAF_TEST(a log that is missing or belongs to another state file is an error) {
+  temp_db db;
+  temp_db other;
+  std::string err;
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+  }
+  { open_journal(other.path); }
+  auto log = actors::journal::log_path(db.path);
+  auto other_log = actors::journal::log_path(other.path);
+  // The log of another journal in its place.
+  std::filesystem::copy_file(log, log + ".saved");
+  std::filesystem::copy_file(other_log, log,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::remove((log + "-wal").c_str());
+  std::remove((log + "-shm").c_str());
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("another log: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find("the log of another journal"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find(log), std::string::npos);
+  // No log at all: its changes would be lost.
+  std::remove(log.c_str());
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("missing log: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find("missing"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find(log), std::string::npos);
+  CAF_CHECK(!std::filesystem::exists(log)); // not created by the failed open
+  // The log back: "a" is there.
+  std::filesystem::rename(log + ".saved", log);
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"a", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+    CAF_REQUIRE(j->write({text_entry("b", "2")}, err));
+  }
+  // A log that holds changes beside a state file that is not its own.
+  for (auto suffix : {"", "-wal", "-shm"})
+    std::remove((db.path + suffix).c_str());
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("orphan log: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find("holds changes"), std::string::npos);
 }
 
 CAF_TEST(a user record survives the bytes of the journal) {

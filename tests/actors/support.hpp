@@ -66,8 +66,9 @@ struct temp_db {
   }
   ~temp_db() { remove_files(); }
   void remove_files() {
-    for (auto suffix : {"", "-wal", "-shm"})
-      std::remove((path + suffix).c_str());
+    for (auto& file : {path, actors::journal::log_path(path)})
+      for (auto suffix : {"", "-wal", "-shm"})
+        std::remove((file + suffix).c_str());
   }
 };
 
