@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,11 +77,15 @@ size_t user_tables(sqlite3* db) {
 // key, a varint value length and the value (length 0: erase).
 
 void put_varint(std::vector<char>& out, uint64_t x) {
+  // One insert per number, not a push_back per byte.
+  char buf[10];
+  size_t n = 0;
   while (x >= 0x80) {
-    out.push_back(static_cast<char>((x & 0x7F) | 0x80));
+    buf[n++] = static_cast<char>((x & 0x7F) | 0x80);
     x >>= 7;
   }
-  out.push_back(static_cast<char>(x));
+  buf[n++] = static_cast<char>(x);
+  out.insert(out.end(), buf, buf + n);
 }
 
 bool get_varint(std::string_view in, size_t& pos, uint64_t& x) {
@@ -457,6 +462,8 @@ void journal::start_fold() {
 }
 
 journal::fold_result journal::run_fold() {
+  // Named for top -H and perf (a new thread inherits its creator's name).
+  pthread_setname_np(pthread_self(), "regcore.fold");
   fold_result r;
   auto fail = [&](std::string what) {
     r.ok = false;
@@ -865,13 +872,15 @@ private:
 
 template <class T>
 std::vector<char> to_bytes(const T& x) {
-  std::vector<char> buf;
-  buf.reserve(256);
-  record_writer f{buf};
+  // Written into a buffer of this thread that keeps its capacity, then
+  // copied once at its exact size (no growth on the way).
+  thread_local std::vector<char> scratch;
+  scratch.clear();
+  record_writer f{scratch};
   // inspect() takes a non-const reference also for saving, which only reads.
   if (!f(const_cast<T&>(x)))
-    buf.clear();
-  return buf;
+    return {};
+  return std::vector<char>(scratch.begin(), scratch.end());
 }
 
 template <class T>
