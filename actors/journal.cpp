@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "actors/journal.hpp"
 
+#include "core/hash.hpp"
+
 #include <sqlite3.h>
 
 #include <fcntl.h>
@@ -71,6 +73,22 @@ size_t count_rows(sqlite3* db, const char* sql, int param = -1) {
 
 size_t user_tables(sqlite3* db) {
   return count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+}
+
+/// The keyed table of schema 3. Rows are ordered by a hash of their key
+/// before the key itself: a fold's seeks then compare integers, not AOR
+/// strings (with the key first, memcmp was the fold's largest cost).
+constexpr const char* keyed_table
+  = "CREATE TABLE journal (tbl INTEGER NOT NULL, h INTEGER NOT NULL, key TEXT NOT NULL,"
+    " value BLOB NOT NULL, PRIMARY KEY (tbl, h, key)) WITHOUT ROWID;";
+
+/// The `h` of a key: FNV-1a (fixed by definition, so the files of every
+/// build agree) with a final mix, as SQLite's signed integer.
+int64_t key_hash(std::string_view key) {
+  uint64_t z = core::stable_hash(key);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<int64_t>(z ^ (z >> 31));
 }
 
 // A log row's blob: per entry a varint table, a varint key length and the
@@ -200,9 +218,10 @@ bool journal::prepare_state(std::string& error) {
   auto prep = [this](const char* sql, sqlite3_stmt*& st) {
     return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
   };
-  if (!prep("INSERT INTO journal (tbl, key, value) VALUES (?1, ?2, ?3)", insert_)
-      || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND key = ?2", update_)
-      || !prep("DELETE FROM journal WHERE tbl = ?1 AND key = ?2", erase_)) {
+  if (!prep("INSERT INTO journal (tbl, h, key, value) VALUES (?1, ?4, ?2, ?3)", insert_)
+      || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND h = ?4 AND key = ?2",
+               update_)
+      || !prep("DELETE FROM journal WHERE tbl = ?1 AND h = ?4 AND key = ?2", erase_)) {
     error = describe(db_, path_, "cannot prepare the journal statements");
     return false;
   }
@@ -261,8 +280,7 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
     std::string create
       = "BEGIN;"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE journal (tbl INTEGER NOT NULL, key TEXT NOT NULL,"
-        " value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+        + std::string{keyed_table} + 
         "INSERT INTO meta VALUES ('application', '"
         + std::string{application}
         + "');"
@@ -274,6 +292,8 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
     if (!j->exec(db, create.c_str(), error))
       return nullptr;
   }
+  if (migrate && !j->migrate_keyed(error))
+    return nullptr;
   if (!j->prepare_state(error))
     return nullptr;
   // The log rows of schema 2 come first: older than anything in the file.
@@ -293,6 +313,46 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
   }
   j->base_rows_ = j->count(journal_table::users) + j->count(journal_table::policies);
   return j;
+}
+
+bool journal::migrate_keyed(std::string& error) {
+  // Schemas 1 and 2 keyed the table by (tbl, key): copy it into the table
+  // of schema 3, in one transaction.
+  if (!exec(db_, "BEGIN; ALTER TABLE journal RENAME TO journal_v2;", error))
+    return false;
+  sqlite3_stmt* read = nullptr;
+  sqlite3_stmt* write = nullptr;
+  bool ok = exec(db_, keyed_table, error)
+            && sqlite3_prepare_v2(db_, "SELECT tbl, key, value FROM journal_v2", -1, &read,
+                                  nullptr)
+                 == SQLITE_OK
+            && sqlite3_prepare_v2(db_,
+                                  "INSERT INTO journal (tbl, h, key, value)"
+                                  " VALUES (?1, ?2, ?3, ?4)",
+                                  -1, &write, nullptr)
+                 == SQLITE_OK;
+  int rc = SQLITE_DONE;
+  while (ok && (rc = sqlite3_step(read)) == SQLITE_ROW) {
+    auto key = static_cast<const char*>(sqlite3_column_blob(read, 1));
+    std::string_view k{key ? key : "", static_cast<size_t>(sqlite3_column_bytes(read, 1))};
+    sqlite3_bind_int(write, 1, sqlite3_column_int(read, 0));
+    sqlite3_bind_int64(write, 2, key_hash(k));
+    sqlite3_bind_text(write, 3, k.data(), static_cast<int>(k.size()), SQLITE_STATIC);
+    sqlite3_bind_value(write, 4, sqlite3_column_value(read, 2));
+    ok = sqlite3_step(write) == SQLITE_DONE;
+    sqlite3_reset(write);
+  }
+  ok = ok && rc == SQLITE_DONE;
+  if (!ok && error.empty())
+    error = describe(db_, path_, "cannot migrate the keyed table");
+  sqlite3_finalize(read);
+  sqlite3_finalize(write);
+  ok = ok && exec(db_, "DROP TABLE journal_v2; COMMIT;", error);
+  if (!ok) {
+    rollback(db_);
+    error = "cannot migrate the journal: " + error;
+  }
+  return ok;
 }
 
 bool journal::open_log(durability mode, std::string& error) {
@@ -482,26 +542,33 @@ journal::fold_result journal::run_fold() {
   }
   // Key order: neighbouring keys share a page, which is then written once;
   // of the entries of one key only the last (the newest) is written.
-  using key_order = std::vector<const journal_entry*>;
-  key_order all;
+  // The table's order is (tbl, h, key): mostly integer compares.
+  struct keyed {
+    journal_table tbl;
+    int64_t h;
+    const journal_entry* e;
+  };
+  std::vector<keyed> all;
   all.reserve(folding_.size());
   for (auto& e : folding_)
-    all.push_back(&e);
+    all.push_back(keyed{e.table, key_hash(e.key), &e});
   // Equal keys keep their order (the pointers rise with it).
-  std::sort(all.begin(), all.end(), [](const journal_entry* a, const journal_entry* b) {
-    if (a->table != b->table)
-      return a->table < b->table;
-    if (int c = a->key.compare(b->key); c != 0)
+  std::sort(all.begin(), all.end(), [](const keyed& a, const keyed& b) {
+    if (a.tbl != b.tbl)
+      return a.tbl < b.tbl;
+    if (a.h != b.h)
+      return a.h < b.h;
+    if (int c = a.e->key.compare(b.e->key); c != 0)
       return c < 0;
-    return a < b;
+    return a.e < b.e;
   });
-  key_order newest;
+  std::vector<keyed> newest;
   newest.reserve(all.size());
   for (size_t i = 0; i < all.size(); ++i)
-    if (i + 1 == all.size() || all[i + 1]->table != all[i]->table
-        || all[i + 1]->key != all[i]->key)
+    if (i + 1 == all.size() || all[i + 1].tbl != all[i].tbl || all[i + 1].h != all[i].h
+        || all[i + 1].e->key != all[i].e->key)
       newest.push_back(all[i]);
-  all = key_order{};
+  all = std::vector<keyed>{};
   size_t slices = 0;
   for (size_t pos = 0; pos < newest.size(); ++slices) {
     if (stopping_.load(std::memory_order_relaxed))
@@ -520,7 +587,7 @@ journal::fold_result journal::run_fold() {
     int64_t added = 0;
     bool ok = exec(db_, "BEGIN", error);
     for (auto i = pos; ok && i < end; ++i)
-      if (!apply(*newest[i], added)) {
+      if (!apply(*newest[i].e, newest[i].h, added)) {
         error = describe(db_, path_, "fold failed");
         ok = false;
       }
@@ -540,7 +607,7 @@ journal::fold_result journal::run_fold() {
   return r;
 }
 
-bool journal::apply(const journal_entry& e, int64_t& rows_added) {
+bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added) {
   auto tbl = static_cast<int>(e.table);
   auto key = e.key.data();
   auto key_len = static_cast<int>(e.key.size());
@@ -548,6 +615,7 @@ bool journal::apply(const journal_entry& e, int64_t& rows_added) {
   auto run = [&](sqlite3_stmt* st, bool with_value) {
     sqlite3_bind_int(st, 1, tbl);
     sqlite3_bind_text(st, 2, key, key_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, h);
     if (with_value)
       sqlite3_bind_blob(st, 3, value.data(), static_cast<int>(value.size()),
                         SQLITE_STATIC);

@@ -54,7 +54,7 @@ namespace regcore::actors {
 class journal {
 public:
   /// Schema of the database files (tables, keys): 2 added the log table, 3
-  /// moved it into a file of its own.
+  /// moved it into a file of its own and keys the table by a hash first.
   static constexpr int schema_version = 3;
   /// Format of the records' bytes (our varint inspector, journal.cpp, over
   /// the inspect() of the types in messages/store_messages.hpp, this
@@ -158,8 +158,11 @@ private:
   void start_fold();
   /// The helper thread's work: sort, then write the slices.
   fold_result run_fold();
-  /// Applies one entry to the keyed table; counts the rows it adds.
-  bool apply(const journal_entry& e, int64_t& rows_added);
+  /// Applies one entry (its key's hash `h`) to the keyed table; counts the
+  /// rows it adds.
+  bool apply(const journal_entry& e, int64_t h, int64_t& rows_added);
+  /// Copies the keyed table of schema 1 or 2 into the one of schema 3.
+  bool migrate_keyed(std::string& error);
   /// Takes the helper's result once it is there (waits for it if `wait`):
   /// false while it runs.
   bool fold_finished(bool wait, std::string& error, bool& failed);

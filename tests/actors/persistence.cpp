@@ -319,7 +319,9 @@ CAF_TEST(a crash in the middle of a fold loses nothing) {
     CAF_REQUIRE(j->fold_step(err));
     CAF_CHECK(!j->fold_step(err, true));
     CAF_MESSAGE("stopped: " << err);
-    CAF_CHECK_EQUAL(keyed_rows(db.path), 3u);
+    // The first 3 keys in the table's order (one may be k3's erase).
+    auto written = keyed_rows(db.path);
+    CAF_CHECK(written >= 2 && written <= 3);
     CAF_CHECK_EQUAL(j->log_rows(), 4u);
   }
   // Opening folds what the log still holds, newest value per key.
@@ -405,6 +407,14 @@ CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an erro
   }
   CAF_CHECK_EQUAL(schema_of(db.path), "3");
   CAF_CHECK(!run_sql(db.path, "SELECT count(*) FROM log")); // the old log table is gone
+  CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
+  // A migrated row is found by its key's hash: changed, not doubled.
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("old", "new")}, err));
+    std::map<std::string, std::string> want{{"b", "2"}, {"old", "new"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
   CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
 }
 
