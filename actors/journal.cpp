@@ -218,7 +218,8 @@ bool journal::prepare_state(std::string& error) {
   auto prep = [this](const char* sql, sqlite3_stmt*& st) {
     return sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) == SQLITE_OK;
   };
-  if (!prep("INSERT INTO journal (tbl, h, key, value) VALUES (?1, ?4, ?2, ?3)", insert_)
+  if (!prep("INSERT OR IGNORE INTO journal (tbl, h, key, value) VALUES (?1, ?4, ?2, ?3)",
+            insert_)
       || !prep("UPDATE journal SET value = ?3 WHERE tbl = ?1 AND h = ?4 AND key = ?2",
                update_)
       || !prep("DELETE FROM journal WHERE tbl = ?1 AND h = ?4 AND key = ?2", erase_)) {
@@ -511,17 +512,17 @@ bool journal::fold_due() const noexcept {
          || (!pending_.empty() && pending_.size() >= fold_threshold());
 }
 
-void journal::start_fold() {
+void journal::start_fold(size_t slice) {
   folding_ = std::move(pending_);
   pending_ = std::vector<journal_entry>{};
   fold_upto_ = last_seq_;
   fold_started_ = std::chrono::steady_clock::now();
   // folding_ and the state file belong to the helper until its result is
   // taken (fold_finished).
-  fold_task_ = std::async(std::launch::async, [this] { return run_fold(); });
+  fold_task_ = std::async(std::launch::async, [this, slice] { return run_fold(slice); });
 }
 
-journal::fold_result journal::run_fold() {
+journal::fold_result journal::run_fold(size_t slice) {
   // Named for top -H and perf (a new thread inherits its creator's name).
   pthread_setname_np(pthread_self(), "regcore.fold");
   fold_result r;
@@ -577,7 +578,7 @@ journal::fold_result journal::run_fold() {
       stop_after_ = 0;
       return fail(path_ + ": fold stopped (test)");
     }
-    auto end = pos + std::min(fold_slice_, newest.size() - pos);
+    auto end = pos + std::min(slice, newest.size() - pos);
     // The last slice makes the whole fold durable (its fsync covers the
     // slices before it, which are earlier in the same WAL).
     bool last = end == newest.size();
@@ -585,12 +586,25 @@ journal::fold_result journal::run_fold() {
     if (last && !exec(db_, "PRAGMA synchronous = FULL", error))
       return fail(error);
     int64_t added = 0;
+    size_t misses = 0;
     bool ok = exec(db_, "BEGIN", error);
-    for (auto i = pos; ok && i < end; ++i)
-      if (!apply(*newest[i].e, newest[i].h, added)) {
+    for (auto i = pos; ok && i < end; ++i) {
+      // The entries lie in the order they came, the fold goes in the
+      // table's: fetch the next ones ahead (a cache miss per entry was a
+      // tenth of the fold's time).
+      if (i + 8 < end)
+        __builtin_prefetch(newest[i + 8].e);
+      if (i + 4 < end) {
+        __builtin_prefetch(newest[i + 4].e->key.data());
+        __builtin_prefetch(newest[i + 4].e->value.data());
+      }
+      if (!apply(*newest[i].e, newest[i].h, added, misses)) {
         error = describe(db_, path_, "fold failed");
         ok = false;
       }
+    }
+    if (misses * 2 > end - pos)
+      insert_first_ = !insert_first_;
     ok = ok && exec(db_, "COMMIT", error);
     if (!ok)
       rollback(db_);
@@ -607,7 +621,8 @@ journal::fold_result journal::run_fold() {
   return r;
 }
 
-bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added) {
+bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added,
+                    size_t& misses) {
   auto tbl = static_cast<int>(e.table);
   auto key = e.key.data();
   auto key_len = static_cast<int>(e.key.size());
@@ -630,15 +645,21 @@ bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added) {
     rows_added -= sqlite3_changes(db_);
     return true;
   }
-  // Update the row that is there (most changes: refreshes), else insert
-  // it (counting the rows exactly).
-  if (!run(update_, true))
+  // Refreshes find their row, new users do not: the statement that the
+  // last slice found right more often goes first (a miss costs a second
+  // B-tree search). Rows are counted exactly.
+  auto first = insert_first_ ? insert_ : update_;
+  auto second = insert_first_ ? update_ : insert_;
+  if (!run(first, true))
     return false;
-  if (sqlite3_changes(db_) > 0)
+  if (sqlite3_changes(db_) > 0) {
+    rows_added += insert_first_ ? 1 : 0;
     return true;
-  if (!run(insert_, true))
+  }
+  ++misses;
+  if (!run(second, true))
     return false;
-  ++rows_added;
+  rows_added += insert_first_ ? 0 : sqlite3_changes(db_);
   return true;
 }
 
@@ -671,12 +692,17 @@ bool journal::fold_step(std::string& error, bool wait) {
   if (trimming_)
     return trim_step(error);
   if (fold_task_.valid()) {
+    // The next fold is due before this one is done: the helper does not
+    // keep up, and the store waits for it rather than let the log and the
+    // entries held for it grow without bound (the commits pause; with
+    // `sync` the clients wait).
+    wait = wait || pending_.size() >= fold_threshold();
     bool failed = false;
     fold_finished(wait, error, failed);
     return !failed;
   }
   if (!pending_.empty() && pending_.size() >= fold_threshold())
-    start_fold();
+    start_fold(fold_slice_);
   return true;
 }
 
@@ -723,7 +749,10 @@ bool journal::fold_all(std::string& error) {
     }
     if (pending_.empty())
       return true;
-    start_fold();
+    // Nothing else goes on (opening, or a scan): one transaction, so
+    // that each page is written once and checkpointed once (with slices of
+    // 1024 keys, folding 470k keys at open took 3.6 s instead of ~1).
+    start_fold(std::numeric_limits<size_t>::max());
   }
 }
 

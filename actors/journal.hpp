@@ -88,9 +88,10 @@ public:
 
   /// Moves the fold on: starts one if it is due (on the helper thread);
   /// once the helper has written every key, deletes the next few folded log
-  /// rows (one transaction of the log). Waits for the helper only if `wait`
-  /// (tests). False (and `error`) when the fold or the deletion failed; the
-  /// next call tries again.
+  /// rows (one transaction of the log). Waits for the helper if `wait`
+  /// (tests) or if the next fold is due already (back-pressure: the log
+  /// holds at most about two folds). False (and `error`) when the fold or
+  /// the deletion failed; the next call tries again.
   bool fold_step(std::string& error, bool wait = false);
 
   /// Folds everything in the log and waits for it (scan and count call it).
@@ -154,13 +155,14 @@ private:
   /// Reads the log rows of `table_db` (the old in-file log of schema 2, or
   /// the log file) into pending_.
   bool load_log(sqlite3* table_db, const std::string& file, std::string& error);
-  /// Moves pending_ into the fold and starts it on the helper thread.
-  void start_fold();
+  /// Moves pending_ into the fold and starts it on the helper thread, in
+  /// transactions of `slice` keys.
+  void start_fold(size_t slice);
   /// The helper thread's work: sort, then write the slices.
-  fold_result run_fold();
+  fold_result run_fold(size_t slice);
   /// Applies one entry (its key's hash `h`) to the keyed table; counts the
-  /// rows it adds.
-  bool apply(const journal_entry& e, int64_t h, int64_t& rows_added);
+  /// rows it adds and the first statements that changed nothing.
+  bool apply(const journal_entry& e, int64_t h, int64_t& rows_added, size_t& misses);
   /// Copies the keyed table of schema 1 or 2 into the one of schema 3.
   bool migrate_keyed(std::string& error);
   /// Takes the helper's result once it is there (waits for it if `wait`):
@@ -194,6 +196,9 @@ private:
   /// Set to end a fold early (the journal is closing).
   std::atomic<bool> stopping_{false};
   size_t fold_slice_ = 1024;
+  /// The fold tries INSERT before UPDATE (the helper's; kept from slice to
+  /// slice and fold to fold).
+  bool insert_first_ = false;
   size_t stop_after_ = 0;
   /// The last log row the fold covers; its rows are deleted once every key
   /// is on disk, oldest first, trim_rows_ at a time (a crash in between

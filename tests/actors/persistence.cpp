@@ -294,6 +294,30 @@ CAF_TEST(a commit appends one log row and the fold writes the keyed table) {
   CAF_CHECK_EQUAL(j->folds(), 3u); // the scan above folded d
 }
 
+CAF_TEST(a fold that falls behind holds the commits back and rows are never doubled) {
+  temp_db db;
+  auto j = open_journal(db.path, durability::async);
+  j->set_min_fold(2);
+  j->set_fold_slice(1);
+  std::string err;
+  CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "1")}, err));
+  CAF_REQUIRE(j->fold_step(err)); // the fold of a and b starts
+  CAF_REQUIRE(j->write({text_entry("c", "1"), text_entry("d", "1")}, err));
+  // The next fold is due already: this step waits for the first.
+  CAF_REQUIRE(j->fold_step(err));
+  CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
+  CAF_CHECK(j->fold_due());
+  // New keys (the fold goes on inserting first), then changes of stored
+  // ones (it finds them all the same, and goes back to updating first).
+  CAF_CHECK_EQUAL(j->count(journal_table::users), 4u);
+  CAF_REQUIRE(j->write({text_entry("a", "2"), text_entry("e", "1")}, err));
+  CAF_REQUIRE(j->write({text_entry("b", "2"), text_entry("c", "")}, err));
+  std::map<std::string, std::string> want{{"a", "2"}, {"b", "2"}, {"d", "1"}, {"e", "1"}};
+  CAF_CHECK_EQUAL(all_users(*j), want);
+  CAF_CHECK_EQUAL(keyed_rows(db.path), 4u);
+  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+}
+
 CAF_TEST(a crash in the middle of a fold loses nothing) {
   temp_db db;
   std::map<std::string, std::string> want;
