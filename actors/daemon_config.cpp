@@ -1146,8 +1146,8 @@ void add_cli_options(CLI::App& app, cli_options& out) {
       ->group(persist);
   app.add_option_function<std::string>(
          "--data-dir", [&out](const std::string& v) { out.data_dir = v; },
-         "Directory of the journal (registrar.db), created when missing. JSON: "
-         "persistence.data_dir. Default: "
+         "Directory of the journal (registrar-log.db, registrar.db), created "
+         "when missing. JSON: persistence.data_dir. Default: "
              + d.persistence.data_dir)
       ->type_name("DIR")
       ->group(persist);

@@ -125,8 +125,8 @@ struct persistence_config {
   /// "async" (written within milliseconds, not waited for) or "off" (memory
   /// only: a restart forgets everything).
   std::string durability = "sync";
-  /// Directory of the journal (registrar.db) and its lock; created when
-  /// missing. One registrard per directory.
+  /// Directory of the journal (registrar-log.db, registrar.db) and its
+  /// lock; created when missing. One registrard per directory.
   std::string data_dir = "registrar-data";
   /// Changes logged before a fold writes them into the keyed table (at
   /// least; the journal uses max(this, rows / 4)); docs/ARCHITECTURE.md,
@@ -273,7 +273,8 @@ core::result<void> apply_cli_options(const cli_options& opts,
 /// persistence.durability as the engine's enum (validate() checked it).
 durability durability_of(const daemon_config& cfg);
 
-/// The journal file: persistence.data_dir + "/registrar.db".
+/// The journal's state file: persistence.data_dir + "/registrar.db" (its
+/// log: journal::log_path).
 std::string journal_path(const daemon_config& cfg);
 
 /// The digest realm: auth.realm, or the first domain when that is empty.

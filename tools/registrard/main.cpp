@@ -36,9 +36,9 @@ namespace {
 
 using namespace regcore;
 
-/// Opens the journal of `cfg` (persistence.data_dir/registrar.db), creating
-/// the directory, and locks the directory for this process: one registrard
-/// per journal. Prints the reason and returns null when it cannot.
+/// Opens the journal of `cfg` (in persistence.data_dir: registrar.db and its
+/// log), creating the directory, and locks the directory for this process:
+/// one registrard per journal. Prints the reason and returns null when it cannot.
 std::shared_ptr<actors::journal> open_journal(const actors::daemon_config& cfg) {
   std::error_code ec;
   std::filesystem::create_directories(cfg.persistence.data_dir, ec);
