@@ -156,6 +156,23 @@ std::string random_id() {
   return buf;
 }
 
+/// "FILE: journal WHAT FOUND, this build reads EXPECTED".
+std::string mismatch(const std::string& file, const char* what, const std::string& found,
+                     int expected) {
+  return file + ": journal " + what + " " + found + ", this build reads "
+         + std::to_string(expected);
+}
+
+/// The SQL that sets up a new file of this schema: the meta table (the
+/// application, the schema version and `key` = `value`) and `table`.
+std::string new_file(const char* table, const char* key, const std::string& value) {
+  return std::string{"BEGIN;CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"}
+         + table + "INSERT INTO meta VALUES ('application', '" + std::string{application}
+         + "');INSERT INTO meta VALUES ('schema_version', '"
+         + std::to_string(journal::schema_version) + "');INSERT INTO meta VALUES ('" + key
+         + "', '" + value + "');COMMIT;";
+}
+
 sqlite3* open_db(const std::string& path, std::string& error) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
@@ -264,32 +281,19 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
       inner_log = schema == "2";
     } else if (schema != std::to_string(schema_version)) {
       // A newer file must not be rewritten by an older build.
-      error = path + ": journal schema version " + schema + ", this build reads "
-              + std::to_string(schema_version);
+      error = mismatch(path, "schema version", schema, schema_version);
       return nullptr;
     }
     auto format = meta_value(db, "record_format");
     if (format != std::to_string(record_format)) {
-      error = path + ": journal record format " + format + ", this build reads "
-              + std::to_string(record_format);
+      error = mismatch(path, "record format", format, record_format);
       return nullptr;
     }
   } else if (user_tables(db) > 0) {
     error = path + ": not a registrar-core journal (a database with other tables)";
     return nullptr;
   } else {
-    std::string create
-      = "BEGIN;"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        + std::string{keyed_table} + 
-        "INSERT INTO meta VALUES ('application', '"
-        + std::string{application}
-        + "');"
-          "INSERT INTO meta VALUES ('schema_version', '"
-        + std::to_string(schema_version)
-        + "');"
-          "INSERT INTO meta VALUES ('record_format', '"
-        + std::to_string(record_format) + "');COMMIT;";
+    auto create = new_file(keyed_table, "record_format", std::to_string(record_format));
     if (!j->exec(db, create.c_str(), error))
       return nullptr;
   }
@@ -382,8 +386,7 @@ bool journal::open_log(durability mode, std::string& error) {
     }
     auto schema = meta_value(log_, "schema_version");
     if (schema != std::to_string(schema_version)) {
-      error = log_path_ + ": journal schema version " + schema + ", this build reads "
-              + std::to_string(schema_version);
+      error = mismatch(log_path_, "schema version", schema, schema_version);
       return false;
     }
     id = meta_value(log_, "log_id");
@@ -403,16 +406,8 @@ bool journal::open_log(durability mode, std::string& error) {
     return false;
   } else {
     id = state_id.empty() ? random_id() : state_id;
-    std::string create
-      = "BEGIN;"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
-        "INSERT INTO meta VALUES ('application', '"
-        + std::string{application}
-        + "');"
-          "INSERT INTO meta VALUES ('schema_version', '"
-        + std::to_string(schema_version) + "');INSERT INTO meta VALUES ('log_id', '" + id
-        + "');COMMIT;";
+    auto create = new_file("CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);",
+                           "log_id", id);
     if (!exec(log_, create.c_str(), error))
       return false;
   }
