@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # registrard refuses to start on a journal it cannot trust, with a message
 # naming the file and a non-zero exit, and never rewrites it: a file that is
-# not a database, somebody else's database, and a data directory another
-# registrard holds.
+# not a database, somebody else's database, a data directory another
+# registrard holds, and a state file whose log is missing.
 # Usage: bad_journal.sh REGISTRARD
 set -u
 registrard=$(readlink -f "$1")
@@ -50,4 +50,24 @@ rc=$?
 echo "second: rc=$rc: $out"
 [ $rc -ne 0 ] || fail "a second registrard started on the same data directory"
 grep -q "in use by another registrard" <<<"$out" || fail "no reason given"
+
+# 4. The journal's log gone (its changes since the last fold would be lost):
+#    refused, naming it, and not created anew; back in place, it starts.
+kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null; pids=()
+[ -f "$work/shared/registrar-log.db" ] || fail "no log beside registrar.db"
+mv "$work/shared/registrar-log.db" "$work/log.saved"
+out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" 2>&1)
+rc=$?
+echo "missing log: rc=$rc: $out"
+[ $rc -ne 0 ] || fail "started without the journal's log"
+grep -q "$work/shared/registrar-log.db: missing" <<<"$out" || fail "the message does not name the log"
+[ ! -e "$work/shared/registrar-log.db" ] || fail "an empty log was created in its place"
+mv "$work/log.saved" "$work/shared/registrar-log.db"
+"$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" > "$work/again.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  grep -q "listening on udp" "$work/again.log" && break
+  sleep 0.1
+done
+grep -q "listening on udp" "$work/again.log" || { cat "$work/again.log"; fail "no start with the log back"; }
 echo "PASS"
