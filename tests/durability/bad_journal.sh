@@ -14,6 +14,15 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# Waits up to 10 s for the registrard writing to log file $1 to listen.
+listening() {
+  for _ in $(seq 1 100); do
+    grep -q "listening on udp" "$1" && return 0
+    sleep 0.1
+  done
+  cat "$1"
+  return 1
+}
 
 # 1. Not a database.
 mkdir -p "$work/garbage"
@@ -40,11 +49,7 @@ grep -q "$work/foreign/registrar.db" <<<"$out" || fail "the message does not nam
 # 3. A second registrard on a data directory in use.
 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" > "$work/first.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on udp" "$work/first.log" && break
-  sleep 0.1
-done
-grep -q "listening on udp" "$work/first.log" || { cat "$work/first.log"; fail "the first registrard did not start"; }
+listening "$work/first.log" || fail "the first registrard did not start"
 out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" 2>&1)
 rc=$?
 echo "second: rc=$rc: $out"
@@ -65,9 +70,5 @@ grep -q "$work/shared/registrar-log.db: missing" <<<"$out" || fail "the message 
 mv "$work/log.saved" "$work/shared/registrar-log.db"
 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" > "$work/again.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on udp" "$work/again.log" && break
-  sleep 0.1
-done
-grep -q "listening on udp" "$work/again.log" || { cat "$work/again.log"; fail "no start with the log back"; }
+listening "$work/again.log" || fail "no start with the log back"
 echo "PASS"
