@@ -304,7 +304,7 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
   // The log rows of schema 2 come first: older than anything in the file.
   if (inner_log && !j->load_log(db, path, error))
     return nullptr;
-  j->last_seq_ = 0;
+  j->last_seq_ = 0; // the log file numbers its own rows
   if (!j->open_log(mode, error) || !j->load_log(j->log_, j->log_path_, error)
       || !j->fold_all(error))
     return nullptr;
@@ -502,9 +502,12 @@ size_t journal::fold_threshold() const noexcept {
   return std::max(min_fold_, base_rows_ / 4);
 }
 
+bool journal::next_fold_due() const noexcept {
+  return !pending_.empty() && pending_.size() >= fold_threshold();
+}
+
 bool journal::fold_due() const noexcept {
-  return fold_task_.valid() || trimming_
-         || (!pending_.empty() && pending_.size() >= fold_threshold());
+  return fold_task_.valid() || trimming_ || next_fold_due();
 }
 
 void journal::start_fold(size_t slice) {
@@ -536,9 +539,9 @@ journal::fold_result journal::run_fold(size_t slice) {
       ::close(fd);
     }
   }
-  // Key order: neighbouring keys share a page, which is then written once;
-  // of the entries of one key only the last (the newest) is written.
-  // The table's order is (tbl, h, key): mostly integer compares.
+  // The table's order, (tbl, h, key): neighbouring keys share a page, which
+  // is then written once, and the compares are mostly of integers; of the
+  // entries of one key only the last (the newest) is written.
   struct keyed {
     journal_table tbl;
     int64_t h;
@@ -658,21 +661,19 @@ bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added,
   return true;
 }
 
-bool journal::fold_finished(bool wait, std::string& error, bool& failed) {
-  failed = false;
+bool journal::fold_finished(bool wait, std::string& error) {
   if (!wait && fold_task_.wait_for(std::chrono::seconds{0}) != std::future_status::ready)
-    return false;
+    return true;
   auto r = fold_task_.get();
   if (!r.ok) {
     // Nothing is lost: the entries go back before those appended since,
     // and the next fold starts with them (their log rows are all there).
-    failed = true;
     error = std::move(r.error);
     folding_.insert(folding_.end(), std::make_move_iterator(pending_.begin()),
                     std::make_move_iterator(pending_.end()));
     pending_ = std::move(folding_);
     folding_ = std::vector<journal_entry>{};
-    return true;
+    return false;
   }
   auto rows = static_cast<int64_t>(base_rows_) + r.rows_added;
   base_rows_ = rows > 0 ? static_cast<size_t>(rows) : 0;
@@ -691,12 +692,9 @@ bool journal::fold_step(std::string& error, bool wait) {
     // keep up, and the store waits for it rather than let the log and the
     // entries held for it grow without bound (the commits pause; with
     // `sync` the clients wait).
-    wait = wait || pending_.size() >= fold_threshold();
-    bool failed = false;
-    fold_finished(wait, error, failed);
-    return !failed;
+    return fold_finished(wait || next_fold_due(), error);
   }
-  if (!pending_.empty() && pending_.size() >= fold_threshold())
+  if (next_fold_due())
     start_fold(fold_slice_);
   return true;
 }
@@ -731,12 +729,8 @@ bool journal::trim_step(std::string& error) {
 bool journal::fold_all(std::string& error) {
   // The fold under way, then one of everything appended since.
   for (;;) {
-    if (fold_task_.valid()) {
-      bool failed = false;
-      fold_finished(true, error, failed);
-      if (failed)
-        return false;
-    }
+    if (fold_task_.valid() && !fold_finished(true, error))
+      return false;
     if (trimming_) {
       if (!trim_step(error))
         return false;

@@ -165,9 +165,11 @@ private:
   bool apply(const journal_entry& e, int64_t h, int64_t& rows_added, size_t& misses);
   /// Copies the keyed table of schema 1 or 2 into the one of schema 3.
   bool migrate_keyed(std::string& error);
-  /// Takes the helper's result once it is there (waits for it if `wait`):
-  /// false while it runs.
-  bool fold_finished(bool wait, std::string& error, bool& failed);
+  /// Takes the helper's result if it is there (waits for it if `wait`);
+  /// false (and `error`) when the fold failed.
+  bool fold_finished(bool wait, std::string& error);
+  /// Enough entries were appended since the last fold began for the next.
+  bool next_fold_due() const noexcept;
   /// Deletes the next trim_rows_ folded log rows.
   bool trim_step(std::string& error);
   void rollback(sqlite3* db);
