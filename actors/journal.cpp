@@ -85,10 +85,7 @@ constexpr const char* keyed_table
 /// The `h` of a key: FNV-1a (fixed by definition, so the files of every
 /// build agree) with a final mix, as SQLite's signed integer.
 int64_t key_hash(std::string_view key) {
-  uint64_t z = core::stable_hash(key);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return static_cast<int64_t>(z ^ (z >> 31));
+  return static_cast<int64_t>(core::mix64(core::stable_hash(key)));
 }
 
 // A log row's blob: per entry a varint table, a varint key length and the

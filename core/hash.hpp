@@ -20,6 +20,14 @@ constexpr uint64_t stable_hash(std::string_view x) noexcept {
   return h;
 }
 
+/// splitmix64's finaliser: every bit of `z` reaches every bit of the result
+/// (FNV-1a's high bits barely change with a key's last characters).
+constexpr uint64_t mix64(uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 /// Index of the shard (0..n-1) that owns a key of stable_hash `h`; 0 when n
 /// is 0.
 constexpr uint32_t shard_of_hash(uint64_t h, uint32_t n) noexcept {

@@ -10,16 +10,6 @@ namespace regcore::core {
 
 namespace {
 
-/// splitmix64's finaliser: spreads FNV-1a's weak low bits over the word.
-constexpr uint64_t mix(uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 /// True when `a` ranks before `b` for the key (weights `wa`, `wb`).
 bool ranks_before(uint64_t wa, std::string_view a, uint64_t wb,
                   std::string_view b) noexcept {
@@ -29,11 +19,11 @@ bool ranks_before(uint64_t wa, std::string_view a, uint64_t wb,
 } // namespace
 
 uint64_t member_salt(std::string_view member) noexcept {
-  return mix(stable_hash(member) + 0x9e3779b97f4a7c15ull);
+  return mix64(stable_hash(member) + 0x9e3779b97f4a7c15ull);
 }
 
 uint64_t rendezvous_weight(uint64_t key_hash, uint64_t salt) noexcept {
-  return mix(key_hash ^ salt);
+  return mix64(key_hash ^ salt);
 }
 
 uint64_t rendezvous_weight(std::string_view key, std::string_view member) noexcept {

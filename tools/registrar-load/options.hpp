@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hash.hpp"
 #include "stats.hpp"
 
 namespace regcore::load {
@@ -277,10 +278,7 @@ inline std::string user_name(const options& o, uint64_t u) {
   // A 64-bit mix (splitmix64's finaliser): neighbouring u, unrelated tags.
   // (core::stable_hash, FNV-1a, would not do: the last digit barely
   // reaches its high bits, so u1800, u1801, ... would share a tag.)
-  uint64_t z = u + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  z ^= z >> 31;
+  uint64_t z = core::mix64(u + 0x9e3779b97f4a7c15ULL);
   static const char hex[] = "0123456789abcdef";
   std::string tag(4, '0');
   for (int i = 0; i < 4; ++i)
