@@ -1146,7 +1146,7 @@ void add_cli_options(CLI::App& app, cli_options& out) {
       ->group(persist);
   app.add_option_function<std::string>(
          "--data-dir", [&out](const std::string& v) { out.data_dir = v; },
-         "Directory of the journal (registrar-log.db, registrar.db), created "
+         "Directory of the journal (registrar.db and its log, registrar-log.0 and .1), created "
          "when missing. JSON: persistence.data_dir. Default: "
              + d.persistence.data_dir)
       ->type_name("DIR")

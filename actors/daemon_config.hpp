@@ -274,7 +274,7 @@ core::result<void> apply_cli_options(const cli_options& opts,
 durability durability_of(const daemon_config& cfg);
 
 /// The journal's state file: persistence.data_dir + "/registrar.db" (its
-/// log: journal::log_path).
+/// log: journal::log_files).
 std::string journal_path(const daemon_config& cfg);
 
 /// The digest realm: auth.realm, or the first domain when that is empty.

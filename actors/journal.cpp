@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "actors/journal.hpp"
 
+#include "core/crc32c.hpp"
 #include "core/hash.hpp"
 
 #include <sqlite3.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <type_traits>
@@ -184,6 +187,99 @@ sqlite3* open_db(const std::string& path, std::string& error) {
   return db;
 }
 
+// -- the log files ------------------------------------------------------------------
+//
+// A log file starts with a header of log_header_size bytes: the magic, the
+// schema version, the record format, the id that pairs it with the state
+// file (16 hex digits), its index (0 or 1) and a CRC-32C of these; zeros up
+// to the first record. A record: magic (u32), payload length (u32), sequence
+// number (u64), CRC-32C of length, number and payload (u32), zero (u32),
+// then the payload (the entries, as decode_log reads them). Integers are
+// little-endian. After the last record: zeros, or what an earlier round of
+// the file left (numbers below the current ones, or a torn record).
+
+constexpr uint64_t log_header_size = 4096;
+constexpr char log_magic[8] = {'R', 'C', 'O', 'R', 'E', 'L', 'O', 'G'};
+constexpr size_t log_header_bytes = 40;
+constexpr uint32_t record_magic = 0x5245434Cu;
+constexpr size_t record_header = 24;
+
+uint32_t load32(const char* p) {
+  uint32_t x;
+  std::memcpy(&x, p, 4);
+  return x;
+}
+
+uint64_t load64(const char* p) {
+  uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
+void store32(char* p, uint32_t x) {
+  std::memcpy(p, &x, 4);
+}
+
+void store64(char* p, uint64_t x) {
+  std::memcpy(p, &x, 8);
+}
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+/// Writes all of `n` bytes at `offset`; false (errno set) otherwise.
+bool pwrite_all(int fd, const char* data, size_t n, uint64_t offset) {
+  while (n > 0) {
+    auto w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    data += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+/// Reads up to `n` bytes at `offset` (fewer at the end of the file); -1 on
+/// error.
+ssize_t pread_all(int fd, char* data, size_t n, uint64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    auto r = ::pread(fd, data + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return -1;
+    if (r == 0)
+      break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+/// fsyncs the directory of `path`, so that a file created in it is there
+/// after a crash.
+void sync_directory(const std::string& path) {
+  auto slash = path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string{"."} : path.substr(0, slash + 1);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+/// One record found in a log file.
+struct record_ref {
+  int64_t seq;
+  int file;
+  uint64_t offset;
+  uint32_t len;
+};
+
 } // namespace
 
 journal::journal(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {
@@ -196,17 +292,33 @@ journal::~journal() {
   stopping_ = true;
   if (fold_task_.valid())
     fold_task_.wait();
-  for (auto st : {insert_, update_, erase_, append_, trim_})
+  for (auto st : {insert_, update_, erase_})
     sqlite3_finalize(st);
-  sqlite3_close(log_);
   sqlite3_close(db_);
+  for (auto& f : logs_)
+    if (f.fd >= 0)
+      ::close(f.fd);
 }
 
-std::string journal::log_path(const std::string& path) {
-  if (path == ":memory:")
-    return path;
+namespace {
+
+/// "x.db" -> "x", anything else unchanged.
+std::string stem(const std::string& path) {
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".db") == 0)
-    return path.substr(0, path.size() - 3) + "-log.db";
+    return path.substr(0, path.size() - 3);
+  return path;
+}
+
+} // namespace
+
+std::array<std::string, 2> journal::log_files(const std::string& path) {
+  auto base = stem(path) + "-log.";
+  return {base + "0", base + "1"};
+}
+
+std::string journal::schema3_log_path(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".db") == 0)
+    return stem(path) + "-log.db";
   return path + "-log";
 }
 
@@ -223,7 +335,8 @@ bool journal::exec(sqlite3* db, const char* sql, std::string& error) {
   char* msg = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) == SQLITE_OK)
     return true;
-  error = (db == log_ ? log_path_ : path_) + ": " + (msg ? msg : sqlite3_errmsg(db));
+  error = (db == db_ ? path_ : std::string{sqlite3_db_filename(db, "main")}) + ": "
+          + (msg ? msg : sqlite3_errmsg(db));
   sqlite3_free(msg);
   return false;
 }
@@ -264,8 +377,9 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
   // table grows.
   if (!j->exec(db, "PRAGMA cache_size = -262144", error))
     return nullptr;
-  bool migrate = false;
-  bool inner_log = false; // schema 2: the log table is in the state file
+  // What is migrated: 1 and 2 key the table by (tbl, key), 2 keeps its log
+  // in a table of this file, 3 in a SQLite file of its own.
+  int from = schema_version;
   if (has_table(db, "meta")) {
     auto app = meta_value(db, "application");
     if (app != application) {
@@ -273,9 +387,8 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
       return nullptr;
     }
     auto schema = meta_value(db, "schema_version");
-    if (schema == "1" || schema == "2") {
-      migrate = true;
-      inner_log = schema == "2";
+    if (schema == "1" || schema == "2" || schema == "3") {
+      from = schema[0] - '0';
     } else if (schema != std::to_string(schema_version)) {
       // A newer file must not be rewritten by an older build.
       error = mismatch(path, "schema version", schema, schema_version);
@@ -293,25 +406,41 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
     auto create = new_file(keyed_table, "record_format", std::to_string(record_format));
     if (!j->exec(db, create.c_str(), error))
       return nullptr;
+    from = 0; // new: its log files are created
   }
-  if (migrate && !j->migrate_keyed(error))
-    return nullptr;
+  if (from == 1 || from == 2) {
+    if (!j->migrate_keyed(error))
+      return nullptr;
+  }
   if (!j->prepare_state(error))
     return nullptr;
-  // The log rows of schema 2 come first: older than anything in the file.
-  if (inner_log && !j->load_log(db, path, error))
+  auto folded = meta_value(db, "folded_upto");
+  j->folded_upto_ = folded.empty() ? 0 : std::stoll(folded);
+  j->last_seq_ = j->folded_upto_;
+  // The logs of older schemas come first: older than anything in the files.
+  if (from == 2 && !j->load_sqlite_log(db, path, error))
     return nullptr;
-  j->last_seq_ = 0; // the log file numbers its own rows
-  if (!j->open_log(mode, error) || !j->load_log(j->log_, j->log_path_, error)
-      || !j->fold_all(error))
+  if (from == 3 && !j->load_schema3_log(meta_value(db, "log_id"), error))
     return nullptr;
-  if (migrate
-      && !j->exec(db,
-                  "BEGIN; DROP TABLE IF EXISTS log;"
-                  "UPDATE meta SET value = '3' WHERE key = 'schema_version'; COMMIT;",
-                  error)) {
-    error = "cannot migrate the journal: " + error;
+  if (!j->open_log(from != schema_version, error) || !j->fold_all(error))
     return nullptr;
+  if (from != 0 && from != schema_version) {
+    // The state holds everything now; it names the new log (open_log) and
+    // this schema, durably, before the old log goes.
+    if (!j->exec(db,
+                 "PRAGMA synchronous = FULL; BEGIN; DROP TABLE IF EXISTS log;"
+                 "UPDATE meta SET value = '4' WHERE key = 'schema_version'; COMMIT;"
+                 "PRAGMA synchronous = NORMAL;",
+                 error)) {
+      error = "cannot migrate the journal: " + error;
+      return nullptr;
+    }
+  }
+  if (!j->memory_) {
+    // A schema 3 log whose migration ended before it was removed.
+    auto old = schema3_log_path(path);
+    for (auto suffix : {"", "-wal", "-shm"})
+      ::unlink((old + suffix).c_str());
   }
   j->base_rows_ = j->count(journal_table::users) + j->count(journal_table::policies);
   return j;
@@ -357,73 +486,229 @@ bool journal::migrate_keyed(std::string& error) {
   return ok;
 }
 
-bool journal::open_log(durability mode, std::string& error) {
-  log_path_ = log_path(path_);
-  auto state_id = meta_value(db_, "log_id");
-  if (!state_id.empty() && log_path_ != ":memory:" && !file_exists(log_path_)) {
+bool journal::load_schema3_log(const std::string& state_id, std::string& error) {
+  auto file = schema3_log_path(path_);
+  if (path_ == ":memory:")
+    return true;
+  if (!file_exists(file)) {
+    if (state_id.empty())
+      return true;
     // Its changes since the last fold would be lost without a word.
-    error = log_path_ + ": missing: " + path_ + " was written with this log beside it";
+    error = file + ": missing: " + path_ + " was written with this log beside it";
     return false;
   }
-  log_ = open_db(log_path_, error);
-  if (log_ == nullptr)
+  auto log = open_db(file, error);
+  if (log == nullptr)
     return false;
-  if (!exec(log_, "PRAGMA journal_mode = WAL", error))
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard{log, sqlite3_close};
+  auto app = meta_value(log, "application");
+  if (app != application || !has_table(log, "log")) {
+    error = file + ": not a registrar-core journal log (application '" + app + "')";
     return false;
-  auto sync_level = mode == durability::sync ? "PRAGMA synchronous = FULL"
-                                             : "PRAGMA synchronous = NORMAL";
-  if (!exec(log_, sync_level, error))
+  }
+  auto id = meta_value(log, "log_id");
+  if (id != state_id) {
+    error = file + ": the log of another journal (id " + id + ", " + path_ + " expects "
+            + state_id + ")";
     return false;
-  std::string id;
-  if (has_table(log_, "meta")) {
-    auto app = meta_value(log_, "application");
-    if (app != application || !has_table(log_, "log")) {
-      error = log_path_ + ": not a registrar-core journal log (application '" + app + "')";
+  }
+  return load_sqlite_log(log, file, error);
+}
+
+bool journal::create_log_file(log_file& f, const std::string& id, std::string& error) {
+  if (f.fd >= 0)
+    ::close(f.fd);
+  f.fd = ::open(f.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f.fd < 0) {
+    error = f.path + ": cannot create: " + errno_text();
+    return false;
+  }
+  std::vector<char> header(log_header_size, 0);
+  std::memcpy(header.data(), log_magic, 8);
+  store32(header.data() + 8, schema_version);
+  store32(header.data() + 12, record_format);
+  std::memcpy(header.data() + 16, id.data(), std::min<size_t>(id.size(), 16));
+  store32(header.data() + 32, static_cast<uint32_t>(&f - logs_.data()));
+  store32(header.data() + 36, core::crc32c(0, header.data(), 36));
+  if (!pwrite_all(f.fd, header.data(), header.size(), 0) || ::fdatasync(f.fd) != 0) {
+    error = f.path + ": cannot write: " + errno_text();
+    return false;
+  }
+  f.size = log_header_size;
+  f.pos = log_header_size;
+  return true;
+}
+
+bool journal::extend(log_file& f, uint64_t end, std::string& error) {
+  // Zeros ahead of the records: a commit's fdatasync then writes the
+  // record's blocks only, not the file's size and extents too (which took
+  // a second journal write of the file system and doubled its latency).
+  // The chunk grows with the file: 64 KB, up to 8 MB.
+  static const std::vector<char> zeros(1 << 20, 0);
+  auto chunk = std::clamp<uint64_t>(f.size, 64 << 10, 8 << 20);
+  auto target = std::max(end, f.size + chunk);
+  for (auto at = f.size; at < target;) {
+    auto n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - at));
+    if (!pwrite_all(f.fd, zeros.data(), n, at)) {
+      error = f.path + ": write failed: " + errno_text();
       return false;
     }
-    auto schema = meta_value(log_, "schema_version");
-    if (schema != std::to_string(schema_version)) {
-      error = mismatch(log_path_, "schema version", schema, schema_version);
+    at += n;
+  }
+  if (full_sync_ && ::fdatasync(f.fd) != 0) {
+    error = f.path + ": fdatasync failed: " + errno_text();
+    return false;
+  }
+  f.size = target;
+  return true;
+}
+
+bool journal::open_log(bool fresh, std::string& error) {
+  if (path_ == ":memory:") {
+    memory_ = true;
+    return true;
+  }
+  auto paths = log_files(path_);
+  auto state_id = meta_value(db_, "log_id");
+  // Reads a file's header: false (and `error`) unless it is a log of ours;
+  // `id` its pairing id.
+  auto read_header = [&](log_file& f, std::string& id) {
+    char h[log_header_bytes];
+    auto n = pread_all(f.fd, h, sizeof h, 0);
+    if (n != static_cast<ssize_t>(sizeof h) || std::memcmp(h, log_magic, 8) != 0) {
+      error = f.path + ": not a registrar-core journal log";
       return false;
     }
-    id = meta_value(log_, "log_id");
-    if (state_id.empty() && count_rows(log_, "SELECT count(*) FROM log") > 0) {
-      // Changes of a state file that is gone: not ours to fold.
-      error = log_path_ + ": holds changes, but " + path_
-              + " names no log (the log of another journal?)";
+    if (load32(h + 36) != core::crc32c(0, h, 36)) {
+      error = f.path + ": corrupt journal log: its header fails its checksum";
       return false;
     }
-    if (!state_id.empty() && id != state_id) {
-      error = log_path_ + ": the log of another journal (id " + id + ", " + path_
+    if (load32(h + 8) != static_cast<uint32_t>(schema_version)) {
+      error = mismatch(f.path, "schema version", std::to_string(load32(h + 8)),
+                       schema_version);
+      return false;
+    }
+    if (load32(h + 12) != static_cast<uint32_t>(record_format)) {
+      error = mismatch(f.path, "record format", std::to_string(load32(h + 12)),
+                       record_format);
+      return false;
+    }
+    id.assign(h + 16, 16);
+    return true;
+  };
+  // Reads the records of one file: they follow each other in number from
+  // the header on, up to the first that does not.
+  std::vector<record_ref> records;
+  auto read_records = [&](int i) {
+    auto& f = logs_[i];
+    char h[record_header];
+    std::vector<char> payload;
+    int64_t prev = 0;
+    auto pos = log_header_size;
+    while (pread_all(f.fd, h, record_header, pos) == static_cast<ssize_t>(record_header)) {
+      auto len = load32(h + 4);
+      auto seq = static_cast<int64_t>(load64(h + 8));
+      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header
+          || (prev != 0 && seq != prev + 1))
+        break;
+      payload.resize(len);
+      if (pread_all(f.fd, payload.data(), len, pos + record_header)
+          != static_cast<ssize_t>(len))
+        break;
+      auto crc = core::crc32c(core::crc32c(0, h + 4, 12), payload.data(), len);
+      if (crc != load32(h + 16))
+        break;
+      records.push_back(record_ref{seq, i, pos, len});
+      prev = seq;
+      pos += record_header + len;
+    }
+  };
+  for (int i = 0; i < 2; ++i) {
+    auto& f = logs_[i];
+    f.path = paths[i];
+    bool exists = file_exists(f.path);
+    if (!fresh && !exists) {
+      // Its changes since the last fold would be lost without a word.
+      error = f.path + ": missing: " + path_ + " was written with this log beside it";
+      return false;
+    }
+    if (!exists)
+      continue;
+    f.fd = ::open(f.path.c_str(), O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    if (f.fd < 0 || ::fstat(f.fd, &sb) != 0) {
+      error = f.path + ": cannot open: " + errno_text();
+      return false;
+    }
+    f.size = static_cast<uint64_t>(sb.st_size);
+    std::string id;
+    if (!read_header(f, id))
+      return false;
+    if (!fresh && id != state_id) {
+      error = f.path + ": the log of another journal (id " + id + ", " + path_
               + " expects " + state_id + ")";
       return false;
     }
-  } else if (user_tables(log_) > 0) {
-    error = log_path_ + ": not a registrar-core journal log (a database with other tables)";
-    return false;
-  } else {
-    id = state_id.empty() ? random_id() : state_id;
-    auto create = new_file("CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);",
-                           "log_id", id);
-    if (!exec(log_, create.c_str(), error))
+    read_records(i);
+    if (fresh && !records.empty() && id != state_id) {
+      // Changes of a state file that is gone: not ours to fold.
+      error = f.path + ": holds changes, but " + path_
+              + " names no log (the log of another journal?)";
       return false;
+    }
   }
-  if (state_id.empty()) {
-    // From now on the state file expects this log.
-    auto sql = "INSERT OR REPLACE INTO meta VALUES ('log_id', '" + id + "')";
-    if (!exec(db_, sql.c_str(), error))
+  if (fresh) {
+    // A new journal, or one being migrated: new files (what an earlier,
+    // interrupted migration left in them is in the state or the old log).
+    auto id = state_id.empty() ? random_id() : state_id;
+    for (auto& f : logs_)
+      if (!create_log_file(f, id, error))
+        return false;
+    sync_directory(path_);
+    if (state_id.empty()) {
+      // From now on the state file expects these files.
+      auto sql = "INSERT OR REPLACE INTO meta VALUES ('log_id', '" + id + "')";
+      if (!exec(db_, sql.c_str(), error))
+        return false;
+    }
+    current_ = 0;
+    return true;
+  }
+  // The records after the last fold, in order: both files' runs together
+  // continue folded_upto without a gap.
+  std::sort(records.begin(), records.end(),
+            [](const record_ref& a, const record_ref& b) { return a.seq < b.seq; });
+  auto expected = folded_upto_ + 1;
+  std::vector<char> payload;
+  for (auto& r : records) {
+    last_seq_ = std::max(last_seq_, r.seq);
+    if (r.seq < expected)
+      continue; // folded already
+    if (r.seq > expected) {
+      error = logs_[r.file].path + ": corrupt journal log: records " + std::to_string(expected)
+              + " to " + std::to_string(r.seq - 1) + " are missing";
       return false;
+    }
+    auto& f = logs_[r.file];
+    payload.resize(r.len);
+    if (pread_all(f.fd, payload.data(), r.len, r.offset + record_header)
+        != static_cast<ssize_t>(r.len)) {
+      error = f.path + ": read failed: " + errno_text();
+      return false;
+    }
+    bool ok = decode_log(std::string_view{payload.data(), payload.size()},
+                         [this](journal_entry e) { pending_.push_back(std::move(e)); });
+    if (!ok) {
+      error = f.path + ": corrupt journal: log record " + std::to_string(r.seq)
+              + " is malformed";
+      return false;
+    }
+    ++expected;
   }
-  auto prep = [this](const char* sql, sqlite3_stmt*& st) {
-    return sqlite3_prepare_v2(log_, sql, -1, &st, nullptr) == SQLITE_OK;
-  };
-  if (!prep("INSERT INTO log (seq, entries) VALUES (?1, ?2)", append_)
-      || !prep("DELETE FROM log WHERE seq IN"
-               " (SELECT seq FROM log WHERE seq <= ?1 ORDER BY seq LIMIT ?2)",
-               trim_)) {
-    error = describe(log_, log_path_, "cannot prepare the journal statements");
-    return false;
-  }
+  // The fold at open covers every record; the commits then start at the
+  // beginning of a file (whichever: both hold folded records only).
+  current_ = 0;
+  logs_[0].pos = log_header_size;
   return true;
 }
 
@@ -437,7 +722,7 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   // answers such a batch as a barrier).
   if (entries.empty())
     return true;
-  blob_.clear();
+  blob_.assign(record_header, 0);
   for (auto& e : entries) {
     put_varint(blob_, static_cast<uint64_t>(e.table));
     put_varint(blob_, e.key.size());
@@ -445,20 +730,34 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
     put_varint(blob_, e.value.size());
     blob_.insert(blob_.end(), e.value.begin(), e.value.end());
   }
-  // The sequence number is ours, not SQLite's next rowid: that one starts
-  // again at 1 in an empty table, and a row written while the last folded
-  // rows are deleted would then be deleted with them.
   auto seq = last_seq_ + 1;
-  sqlite3_bind_int64(append_, 1, seq);
-  sqlite3_bind_blob(append_, 2, blob_.data(), static_cast<int>(blob_.size()),
-                    SQLITE_STATIC);
-  // One statement in autocommit mode: one transaction.
-  int rc = sqlite3_step(append_);
-  sqlite3_reset(append_);
-  sqlite3_clear_bindings(append_);
-  if (rc != SQLITE_DONE) {
-    error = describe(log_, log_path_, "write failed");
-    return false;
+  if (!memory_) {
+    auto len = blob_.size() - record_header;
+    if (len > std::numeric_limits<uint32_t>::max()) {
+      error = logs_[current_].path + ": write failed: a commit of " + std::to_string(len)
+              + " bytes";
+      return false;
+    }
+    store32(blob_.data(), record_magic);
+    store32(blob_.data() + 4, static_cast<uint32_t>(len));
+    store64(blob_.data() + 8, static_cast<uint64_t>(seq));
+    auto crc = core::crc32c(0, blob_.data() + 4, 12);
+    store32(blob_.data() + 16, core::crc32c(crc, blob_.data() + record_header, len));
+    auto& f = logs_[current_];
+    auto end = f.pos + blob_.size();
+    if (end > f.size && !extend(f, end, error))
+      return false;
+    // One write, and with `sync` one fdatasync: the record is on disk (a
+    // failure leaves it unnumbered: the next record goes over it).
+    if (!pwrite_all(f.fd, blob_.data(), blob_.size(), f.pos)) {
+      error = f.path + ": write failed: " + errno_text();
+      return false;
+    }
+    if (full_sync_ && ::fdatasync(f.fd) != 0) {
+      error = f.path + ": fdatasync failed: " + errno_text();
+      return false;
+    }
+    f.pos = end;
   }
   last_seq_ = seq;
   pending_.insert(pending_.end(), std::make_move_iterator(entries.begin()),
@@ -466,7 +765,7 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   return true;
 }
 
-bool journal::load_log(sqlite3* table_db, const std::string& file, std::string& error) {
+bool journal::load_sqlite_log(sqlite3* table_db, const std::string& file, std::string& error) {
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(table_db, "SELECT seq, entries FROM log ORDER BY seq", -1, &st,
                          nullptr)
@@ -504,7 +803,7 @@ bool journal::next_fold_due() const noexcept {
 }
 
 bool journal::fold_due() const noexcept {
-  return fold_task_.valid() || trimming_ || next_fold_due();
+  return fold_task_.valid() || next_fold_due();
 }
 
 void journal::start_fold(size_t slice) {
@@ -512,6 +811,19 @@ void journal::start_fold(size_t slice) {
   pending_ = std::vector<journal_entry>{};
   fold_upto_ = last_seq_;
   fold_started_ = std::chrono::steady_clock::now();
+  // The commits go on in the other file, from its start, once every record
+  // in it is folded; after a failed fold they stay where they are (this
+  // fold covers both files then).
+  if (!memory_ && !other_dirty_) {
+    // With `async`, what the file holds reaches the disk before anything
+    // written to the other one: a power loss then loses the newest records
+    // only, never some in the middle (opening would call that a gap).
+    if (!full_sync_)
+      ::fdatasync(logs_[current_].fd);
+    current_ = 1 - current_;
+    logs_[current_].pos = log_header_size;
+    other_dirty_ = true;
+  }
   // folding_ and the state file belong to the helper until its result is
   // taken (fold_finished).
   fold_task_ = std::async(std::launch::async, [this, slice] { return run_fold(slice); });
@@ -529,13 +841,9 @@ journal::fold_result journal::run_fold(size_t slice) {
   // With `async` the log's last commits may still be in the page cache: the
   // fold must not reach the disk before what it folds (a power loss would
   // otherwise leave the state file newer than its log).
-  if (!full_sync_ && log_path_ != ":memory:") {
-    int fd = ::open((log_path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::fdatasync(fd);
-      ::close(fd);
-    }
-  }
+  if (!full_sync_ && !memory_)
+    for (auto& f : logs_)
+      ::fdatasync(f.fd);
   // The table's order, (tbl, h, key): neighbouring keys share a page, which
   // is then written once, and the compares are mostly of integers; of the
   // entries of one key only the last (the newest) is written.
@@ -583,6 +891,12 @@ journal::fold_result journal::run_fold(size_t slice) {
     int64_t added = 0;
     size_t misses = 0;
     bool ok = exec(db_, "BEGIN", error);
+    if (ok && last) {
+      // With the last keys: the log records up to here are folded.
+      auto sql = "INSERT OR REPLACE INTO meta VALUES ('folded_upto', '"
+                 + std::to_string(fold_upto_) + "')";
+      ok = exec(db_, sql.c_str(), error);
+    }
     for (auto i = pos; ok && i < end; ++i) {
       // The entries lie in the order they came, the fold goes in the
       // table's: fetch the next ones ahead (a cache miss per entry was a
@@ -676,14 +990,18 @@ bool journal::fold_finished(bool wait, std::string& error) {
   base_rows_ = rows > 0 ? static_cast<size_t>(rows) : 0;
   last_fold_keys_ = r.keys;
   folding_ = std::vector<journal_entry>{};
-  // Every key is on disk in the state file: the log rows go next.
-  trimming_ = true;
+  // Every key is on disk in the state file: the file the fold covered can
+  // be written over.
+  other_dirty_ = false;
+  folded_upto_ = fold_upto_;
+  ++folds_;
+  last_fold_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - fold_started_)
+                    .count();
   return true;
 }
 
 bool journal::fold_step(std::string& error, bool wait) {
-  if (trimming_)
-    return trim_step(error);
   if (fold_task_.valid()) {
     // The next fold is due before this one is done: the helper does not
     // keep up, and the store waits for it rather than let the log and the
@@ -696,43 +1014,11 @@ bool journal::fold_step(std::string& error, bool wait) {
   return true;
 }
 
-bool journal::trim_step(std::string& error) {
-  // The deletion needs no fsync of its own: the next commit's covers it
-  // (same WAL, later frames), and losing it only replays folded rows.
-  if (full_sync_ && !exec(log_, "PRAGMA synchronous = NORMAL", error))
-    return false;
-  sqlite3_bind_int64(trim_, 1, fold_upto_);
-  sqlite3_bind_int(trim_, 2, trim_rows_);
-  int rc = sqlite3_step(trim_); // autocommit: one transaction
-  sqlite3_reset(trim_);
-  auto deleted = sqlite3_changes(log_);
-  if (rc != SQLITE_DONE)
-    error = describe(log_, log_path_, "trimming the log failed");
-  // Back to a commit per fsync before anything else is written.
-  if (full_sync_ && !exec(log_, "PRAGMA synchronous = FULL", error))
-    return false;
-  if (rc != SQLITE_DONE)
-    return false;
-  if (deleted < trim_rows_) {
-    trimming_ = false;
-    ++folds_;
-    last_fold_us_ = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - fold_started_)
-                      .count();
-  }
-  return true;
-}
-
 bool journal::fold_all(std::string& error) {
   // The fold under way, then one of everything appended since.
   for (;;) {
     if (fold_task_.valid() && !fold_finished(true, error))
       return false;
-    if (trimming_) {
-      if (!trim_step(error))
-        return false;
-      continue;
-    }
     if (pending_.empty())
       return true;
     // Nothing else goes on (opening, or a scan): one transaction, so
@@ -740,10 +1026,6 @@ bool journal::fold_all(std::string& error) {
     // 1024 keys, folding 470k keys at open took 3.6 s instead of ~1).
     start_fold(std::numeric_limits<size_t>::max());
   }
-}
-
-size_t journal::log_rows() {
-  return count_rows(log_, "SELECT count(*) FROM log");
 }
 
 bool journal::scan(journal_table table,

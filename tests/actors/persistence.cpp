@@ -3,6 +3,7 @@
 #include <caf/test/dsl.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "actors/engine.hpp"
+#include "core/crc32c.hpp"
 #include "actors/journal.hpp"
 #include "actors/store.hpp"
 #include "actors/subscription_supervisor.hpp"
@@ -250,7 +252,7 @@ bool run_sql(const std::string& path, const char* sql) {
 
 } // namespace
 
-CAF_TEST(a commit appends one log row and the fold writes the keyed table) {
+CAF_TEST(a commit appends one log record and the fold writes the keyed table) {
   temp_db db;
   auto j = open_journal(db.path, durability::async);
   j->set_min_fold(4);
@@ -258,40 +260,39 @@ CAF_TEST(a commit appends one log row and the fold writes the keyed table) {
   std::string err;
   CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "2")}, err));
   CAF_REQUIRE(j->write({text_entry("c", "3"), text_entry("a", "4")}, err));
-  CAF_CHECK_EQUAL(j->log_rows(), 2u);
+  CAF_CHECK_EQUAL(j->log_records(), 2u);
+  CAF_CHECK_EQUAL(j->current_log(), 0);
   CAF_CHECK_EQUAL(keyed_rows(db.path), 0u);
   CAF_CHECK(j->fold_due()); // 4 entries appended
   CAF_REQUIRE(j->fold_step(err)); // starts the fold on the helper thread
-  // Writes during the fold go to the log and the next fold.
+  // Writes during the fold go to the other file and the next fold.
+  CAF_CHECK_EQUAL(j->current_log(), 1);
   CAF_REQUIRE(j->write({text_entry("b", ""), text_entry("d", "5")}, err));
   CAF_REQUIRE(j->fold_step(err, true)); // a, b, c written (2 slices)
   CAF_CHECK_EQUAL(keyed_rows(db.path), 3u);
-  CAF_CHECK_EQUAL(j->log_rows(), 3u); // deleted only once the fold is on disk
-  CAF_CHECK(j->fold_due());           // the folded rows are still to delete
-  CAF_REQUIRE(j->fold_step(err));     // deletes rows 1-2
-  CAF_CHECK_EQUAL(j->log_rows(), 1u);
+  CAF_CHECK_EQUAL(j->log_records(), 1u); // the one written during the fold
   CAF_CHECK_EQUAL(j->folds(), 1u);
   CAF_CHECK_EQUAL(j->last_fold_keys(), 3u);
   CAF_CHECK(!j->fold_due()); // 2 entries since the fold began
   auto seen = all_users(*j); // folds the rest
-  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  CAF_CHECK_EQUAL(j->log_records(), 0u);
+  CAF_CHECK_EQUAL(j->current_log(), 0); // back to the first file, from its start
   std::map<std::string, std::string> want{{"a", "4"}, {"c", "3"}, {"d", "5"}};
   CAF_CHECK_EQUAL(seen, want);
   CAF_CHECK_EQUAL(j->count(journal_table::users), 3u);
-  // The sequence goes on after the log was emptied: a row written while
-  // the last folded rows are deleted is not one of them.
+  CAF_CHECK_EQUAL(j->folds(), 2u);
+  // Two more records, one in each file, neither folded: both replay.
   j->set_min_fold(1);
-  j->set_trim_rows(1);
   CAF_REQUIRE(j->write({text_entry("e", "6")}, err));
-  CAF_REQUIRE(j->fold_step(err));
-  CAF_REQUIRE(j->fold_step(err, true)); // e folded
-  CAF_REQUIRE(j->fold_step(err));       // deletes its row: the log is empty
-  CAF_CHECK_EQUAL(j->log_rows(), 0u);
-  CAF_CHECK(j->fold_due()); // a full step: more could follow
+  CAF_REQUIRE(j->fold_step(err, true)); // folds e; the commits go to file 1
   CAF_REQUIRE(j->write({text_entry("f", "7")}, err));
-  CAF_REQUIRE(j->fold_step(err)); // deletes nothing: f is newer
-  CAF_CHECK_EQUAL(j->log_rows(), 1u);
-  CAF_CHECK_EQUAL(j->folds(), 3u); // the scan above folded d
+  CAF_CHECK_EQUAL(j->current_log(), 1);
+  j.reset(); // the process is gone (the fold of e may stop before its slice)
+  j = open_journal(db.path, durability::async);
+  want["e"] = "6";
+  want["f"] = "7";
+  CAF_CHECK_EQUAL(all_users(*j), want);
+  CAF_CHECK_EQUAL(j->log_records(), 0u);
 }
 
 CAF_TEST(a fold that falls behind holds the commits back and rows are never doubled) {
@@ -315,7 +316,7 @@ CAF_TEST(a fold that falls behind holds the commits back and rows are never doub
   std::map<std::string, std::string> want{{"a", "2"}, {"b", "2"}, {"d", "1"}, {"e", "1"}};
   CAF_CHECK_EQUAL(all_users(*j), want);
   CAF_CHECK_EQUAL(keyed_rows(db.path), 4u);
-  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  CAF_CHECK_EQUAL(j->log_records(), 0u);
 }
 
 CAF_TEST(a crash in the middle of a fold loses nothing) {
@@ -346,41 +347,118 @@ CAF_TEST(a crash in the middle of a fold loses nothing) {
     // The first 3 keys in the table's order (one may be k3's erase).
     auto written = keyed_rows(db.path);
     CAF_CHECK(written >= 2 && written <= 3);
-    CAF_CHECK_EQUAL(j->log_rows(), 4u);
+    CAF_CHECK_EQUAL(j->log_records(), 4u);
+    // The failed fold's file is not written over: the commits stay in the
+    // other one, and the next fold covers both.
+    CAF_REQUIRE(j->write({text_entry("k0", "after")}, err));
+    want["k0"] = "after";
+    j->stop_fold_after(1);
+    CAF_REQUIRE(j->fold_step(err));
+    CAF_CHECK(!j->fold_step(err, true));
+    CAF_CHECK_EQUAL(j->current_log(), 1);
   }
   // Opening folds what the log still holds, newest value per key.
   auto j = open_journal(db.path, durability::sync);
-  CAF_CHECK_EQUAL(j->log_rows(), 0u);
+  CAF_CHECK_EQUAL(j->log_records(), 0u);
   CAF_CHECK_EQUAL(keyed_rows(db.path), want.size());
   CAF_CHECK_EQUAL(all_users(*j), want);
 }
 
-CAF_TEST(a crash while the folded log rows are deleted loses nothing) {
-  temp_db db;
-  {
-    auto j = open_journal(db.path, durability::sync);
-    j->set_min_fold(3);
-    j->set_trim_rows(1);
-    std::string err;
-    CAF_REQUIRE(j->write({text_entry("a", "1"), text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "")}, err));
-    CAF_REQUIRE(j->fold_step(err));
-    CAF_REQUIRE(j->fold_step(err, true)); // a = 2 written, b never
-    CAF_CHECK_EQUAL(keyed_rows(db.path), 1u);
-    CAF_CHECK_EQUAL(j->log_rows(), 3u);
-    CAF_REQUIRE(j->fold_step(err)); // deletes row 1 (a = 1, b = 1) only
-    CAF_CHECK_EQUAL(j->log_rows(), 2u);
-    CAF_CHECK(j->fold_due());
-  } // the process is gone: rows 2 and 3 replay at open
-  auto j = open_journal(db.path, durability::sync);
-  CAF_CHECK_EQUAL(j->log_rows(), 0u);
-  std::map<std::string, std::string> want{{"a", "2"}};
-  CAF_CHECK_EQUAL(all_users(*j), want);
+namespace {
+
+/// Bytes of a log record of one text entry (header + payload).
+size_t record_size(const std::string& key, const std::string& value) {
+  return 24 + 3 + key.size() + value.size();
 }
 
-CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an error) {
+/// Overwrites `n` bytes at `offset` of `file` with `bytes`.
+void poke(const std::string& file, size_t offset, const std::string& bytes) {
+  std::fstream f{file, std::ios::in | std::ios::out | std::ios::binary};
+  CAF_REQUIRE(f.good());
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Writes a record (valid checksum) of `payload` numbered `seq` at `offset`.
+void put_record(const std::string& file, size_t offset, uint64_t seq,
+                const std::string& payload) {
+  std::string rec(24, '\0');
+  uint32_t magic = 0x5245434Cu;
+  auto len = static_cast<uint32_t>(payload.size());
+  std::memcpy(&rec[0], &magic, 4);
+  std::memcpy(&rec[4], &len, 4);
+  std::memcpy(&rec[8], &seq, 8);
+  auto crc = regcore::core::crc32c(0, rec.data() + 4, 12);
+  crc = regcore::core::crc32c(crc, payload.data(), payload.size());
+  std::memcpy(&rec[16], &crc, 4);
+  poke(file, offset, rec + payload);
+}
+
+constexpr size_t first_record = 4096;
+
+} // namespace
+
+CAF_TEST(a torn record ends the log and a file written over keeps no old record) {
   temp_db db;
+  auto logs = actors::journal::log_files(db.path);
+  std::string err;
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
+  }
+  // The second record torn (a crash in its write; its 2xx never left).
+  poke(logs[0], first_record + record_size("a", "1") + 24, "X");
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"a", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err)); // number 2 again
+  }
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"a", "1"}, {"b", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
+  db.remove_files();
+  // File 0: a=1, b=1, c=1 (folded); file 1: b=2 (folded); then file 0 again
+  // from its start: a=2, the size of a=1, so that the old b=1 and c=1
+  // follow it intact. They are not replayed.
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
+    CAF_REQUIRE(j->write({text_entry("b", "2")}, err));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 0
+    CAF_CHECK_EQUAL(j->current_log(), 0);
+    CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
+  }
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"a", "2"}, {"b", "2"}, {"c", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
+  // A record missing in the middle (the newer file's first one corrupted,
+  // its successor intact) is an error, not a silent gap.
+  db.remove_files();
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+  }
+  poke(logs[0], first_record + record_size("a", "1") + 24, "X");
+  put_record(logs[1], first_record, 3, std::string{"\x01\x01" "c\x01" "1", 5});
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("gap: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find("records 2 to 2 are missing"), std::string::npos);
+}
+
+CAF_TEST(schema 1 2 and 3 journals are migrated and a malformed log record is an error) {
+  temp_db db;
+  auto logs = actors::journal::log_files(db.path);
   // Schema 1: the keyed table only.
   CAF_REQUIRE(run_sql(db.path,
                       "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -396,18 +474,19 @@ CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an erro
     CAF_CHECK_EQUAL(all_users(*j), want);
     std::string err;
     CAF_REQUIRE(j->write({text_entry("new", "x")}, err));
-    CAF_CHECK_EQUAL(j->log_rows(), 1u);
+    CAF_CHECK_EQUAL(j->log_records(), 1u);
   }
-  CAF_CHECK_EQUAL(schema_of(db.path), "3");
-  CAF_CHECK_EQUAL(schema_of(actors::journal::log_path(db.path)), "3");
-  // A log row whose bytes are cut short: a clear error, the files untouched.
-  auto log = actors::journal::log_path(db.path);
-  CAF_REQUIRE(run_sql(log, "INSERT INTO log VALUES (7, X'0005616263')"));
+  CAF_CHECK_EQUAL(schema_of(db.path), "4");
+  CAF_CHECK(std::filesystem::exists(logs[0]) && std::filesystem::exists(logs[1]));
+  // A record whose bytes are cut short (its checksum right): a clear
+  // error, the files untouched.
+  put_record(logs[0], first_record + record_size("new", "x"), 2,
+             std::string{"\x01\x05" "abc", 5});
   std::string err;
   CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
   CAF_MESSAGE("malformed log: " << err);
   CAF_CHECK_NOT_EQUAL(err.find("corrupt journal"), std::string::npos);
-  CAF_CHECK_NOT_EQUAL(err.find(log), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find(logs[0]), std::string::npos);
   CAF_CHECK_EQUAL(keyed_rows(db.path), 1u); // "new" is still in the log only
   db.remove_files();
   // Schema 2: the log table inside the state file (entries a=1, then b=2
@@ -427,9 +506,9 @@ CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an erro
     auto j = open_journal(db.path);
     std::map<std::string, std::string> want{{"b", "2"}, {"old", "old"}};
     CAF_CHECK_EQUAL(all_users(*j), want);
-    CAF_CHECK_EQUAL(j->log_rows(), 0u);
+    CAF_CHECK_EQUAL(j->log_records(), 0u);
   }
-  CAF_CHECK_EQUAL(schema_of(db.path), "3");
+  CAF_CHECK_EQUAL(schema_of(db.path), "4");
   CAF_CHECK(!run_sql(db.path, "SELECT count(*) FROM log")); // the old log table is gone
   CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
   // A migrated row is found by its key's hash: changed, not doubled.
@@ -440,6 +519,44 @@ CAF_TEST(schema 1 and 2 journals are migrated and a malformed log row is an erro
     CAF_CHECK_EQUAL(all_users(*j), want);
   }
   CAF_CHECK_EQUAL(keyed_rows(db.path), 2u);
+  db.remove_files();
+  // Schema 3: the log is a SQLite file of its own, paired by an id.
+  auto old_log = actors::journal::schema3_log_path(db.path);
+  CAF_REQUIRE(run_sql(db.path,
+                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                      "CREATE TABLE journal (tbl INTEGER NOT NULL, h INTEGER NOT NULL,"
+                      " key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (tbl, h, key))"
+                      " WITHOUT ROWID;"
+                      "INSERT INTO meta VALUES ('application', 'registrar-core');"
+                      "INSERT INTO meta VALUES ('schema_version', '3');"
+                      "INSERT INTO meta VALUES ('record_format', '1');"
+                      "INSERT INTO meta VALUES ('log_id', '0123456789abcdef');"));
+  // Without its log: an error naming it.
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("schema 3 without its log: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find(old_log + ": missing"), std::string::npos);
+  CAF_REQUIRE(run_sql(old_log,
+                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                      "CREATE TABLE log (seq INTEGER PRIMARY KEY, entries BLOB NOT NULL);"
+                      "INSERT INTO meta VALUES ('application', 'registrar-core');"
+                      "INSERT INTO meta VALUES ('schema_version', '3');"
+                      "INSERT INTO meta VALUES ('log_id', '0123456789abcdef');"
+                      "INSERT INTO log VALUES (5, X'0101610131');"
+                      "INSERT INTO log VALUES (6, X'010162013201016100');"));
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"b", "2"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+    CAF_REQUIRE(j->write({text_entry("c", "3")}, err));
+  }
+  CAF_CHECK_EQUAL(schema_of(db.path), "4");
+  CAF_CHECK(!std::filesystem::exists(old_log));
+  {
+    auto j = open_journal(db.path);
+    std::map<std::string, std::string> want{{"b", "2"}, {"c", "3"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
 }
 
 CAF_TEST(a log that is missing or belongs to another state file is an error) {
@@ -451,18 +568,22 @@ CAF_TEST(a log that is missing or belongs to another state file is an error) {
     CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
   }
   { open_journal(other.path); }
-  auto log = actors::journal::log_path(db.path);
-  auto other_log = actors::journal::log_path(other.path);
+  auto log = actors::journal::log_files(db.path)[0];
+  auto other_log = actors::journal::log_files(other.path)[0];
   // The log of another journal in its place.
   std::filesystem::copy_file(log, log + ".saved");
   std::filesystem::copy_file(other_log, log,
                              std::filesystem::copy_options::overwrite_existing);
-  std::remove((log + "-wal").c_str());
-  std::remove((log + "-shm").c_str());
   CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
   CAF_MESSAGE("another log: " << err);
   CAF_CHECK_NOT_EQUAL(err.find("the log of another journal"), std::string::npos);
   CAF_CHECK_NOT_EQUAL(err.find(log), std::string::npos);
+  // Not a log at all.
+  poke(log, 0, "garbage!");
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("not a log: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find(log + ": not a registrar-core journal log"), std::string::npos);
   // No log at all: its changes would be lost.
   std::remove(log.c_str());
   err.clear();

@@ -66,9 +66,12 @@ struct temp_db {
   }
   ~temp_db() { remove_files(); }
   void remove_files() {
-    for (auto& file : {path, actors::journal::log_path(path)})
+    auto logs = actors::journal::log_files(path);
+    for (auto& file : {path, actors::journal::schema3_log_path(path)})
       for (auto suffix : {"", "-wal", "-shm"})
         std::remove((file + suffix).c_str());
+    for (auto& file : logs)
+      std::remove(file.c_str());
   }
 };
 

@@ -59,15 +59,15 @@ grep -q "in use by another registrard" <<<"$out" || fail "no reason given"
 # 4. The journal's log gone (its changes since the last fold would be lost):
 #    refused, naming it, and not created anew; back in place, it starts.
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null; pids=()
-[ -f "$work/shared/registrar-log.db" ] || fail "no log beside registrar.db"
-mv "$work/shared/registrar-log.db" "$work/log.saved"
+[ -f "$work/shared/registrar-log.1" ] || fail "no log beside registrar.db"
+mv "$work/shared/registrar-log.1" "$work/log.saved"
 out=$(timeout 10 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" 2>&1)
 rc=$?
 echo "missing log: rc=$rc: $out"
 [ $rc -ne 0 ] || fail "started without the journal's log"
-grep -q "$work/shared/registrar-log.db: missing" <<<"$out" || fail "the message does not name the log"
-[ ! -e "$work/shared/registrar-log.db" ] || fail "an empty log was created in its place"
-mv "$work/log.saved" "$work/shared/registrar-log.db"
+grep -q "$work/shared/registrar-log.1: missing" <<<"$out" || fail "the message does not name the log"
+[ ! -e "$work/shared/registrar-log.1" ] || fail "an empty log was created in its place"
+mv "$work/log.saved" "$work/shared/registrar-log.1"
 "$registrard" --listen udp:127.0.0.1:0 --data-dir "$work/shared" > "$work/again.log" 2>&1 &
 pids+=($!)
 listening "$work/again.log" || fail "no start with the log back"

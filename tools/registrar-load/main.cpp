@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(0.1, 300.0));
   app.add_option("--durability", opt.durability,
                  "Engine mode: off (memory only, default), async or sync: the engine "
-                 "journals every change to DIR (registrar-log.db, registrar.db; "
+                 "journals every change to DIR (registrar-log.0, registrar-log.1, registrar.db; "
                  "needs --data-dir)")
       ->check(CLI::IsMember({"off", "async", "sync"}));
   app.add_option("--data-dir", opt.data_dir,
