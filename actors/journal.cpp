@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -415,7 +416,12 @@ std::unique_ptr<journal> journal::open(const std::string& path, durability mode,
   if (!j->prepare_state(error))
     return nullptr;
   auto folded = meta_value(db, "folded_upto");
-  j->folded_upto_ = folded.empty() ? 0 : std::stoll(folded);
+  char* folded_end = nullptr;
+  j->folded_upto_ = std::strtoll(folded.c_str(), &folded_end, 10);
+  if (*folded_end != '\0' || j->folded_upto_ < 0) {
+    error = path + ": corrupt journal: folded_upto is '" + folded + "'";
+    return nullptr;
+  }
   j->last_seq_ = j->folded_upto_;
   // The logs of older schemas come first: older than anything in the files.
   if (from == 2 && !j->load_sqlite_log(db, path, error))
