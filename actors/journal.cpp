@@ -120,8 +120,8 @@ bool get_varint(std::string_view in, size_t& pos, uint64_t& x) {
   return false;
 }
 
-/// Calls `fn(entry)` for every entry of a log blob; false when the blob is
-/// malformed.
+/// Calls `fn(table, key, value)` for every entry of a log blob (views
+/// into it); false when the blob is malformed.
 template <class F>
 bool decode_log(std::string_view blob, F fn) {
   size_t pos = 0;
@@ -131,15 +131,13 @@ bool decode_log(std::string_view blob, F fn) {
     if (!get_varint(blob, pos, table) || table > 255 || !get_varint(blob, pos, len)
         || len > blob.size() - pos)
       return false;
-    journal_entry e;
-    e.table = static_cast<journal_table>(table);
-    e.key.assign(blob.data() + pos, len);
+    std::string_view key{blob.data() + pos, len};
     pos += len;
     if (!get_varint(blob, pos, len) || len > blob.size() - pos)
       return false;
-    e.value.assign(blob.data() + pos, blob.data() + pos + len);
+    std::string_view value{blob.data() + pos, len};
     pos += len;
-    fn(std::move(e));
+    fn(static_cast<journal_table>(table), key, value);
   }
   return true;
 }
@@ -710,8 +708,11 @@ bool journal::open_log(bool fresh, std::string& error) {
       error = f.path + ": read failed: " + errno_text();
       return false;
     }
+    size_t n = 0;
     bool ok = decode_log(std::string_view{payload.data(), payload.size()},
-                         [this](journal_entry e) { pending_.push_back(std::move(e)); });
+                         [&n](journal_table, std::string_view, std::string_view) { ++n; });
+    if (ok)
+      keep_pending(std::string_view{payload.data(), payload.size()}, n);
     if (!ok) {
       error = f.path + ": corrupt journal: log record " + std::to_string(r.seq)
               + " is malformed";
@@ -774,9 +775,20 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
     f.pos = end;
   }
   last_seq_ = seq;
-  pending_.insert(pending_.end(), std::make_move_iterator(entries.begin()),
-                  std::make_move_iterator(entries.end()));
+  // The record itself is what the fold reads: the entries side by side (a
+  // vector of entries would leave each key and value in an allocation of
+  // its own, and the fold waiting for memory at every one).
+  // A copy at its exact size (blob_ keeps its capacity for the next one).
+  pending_entries_ += entries.size();
+  pending_.emplace_back(blob_.begin(), blob_.end());
   return true;
+}
+
+void journal::keep_pending(std::string_view payload, size_t entries) {
+  std::vector<char> blob(record_header, 0);
+  blob.insert(blob.end(), payload.begin(), payload.end());
+  pending_.push_back(std::move(blob));
+  pending_entries_ += entries;
 }
 
 bool journal::load_sqlite_log(sqlite3* table_db, const std::string& file, std::string& error) {
@@ -792,7 +804,10 @@ bool journal::load_sqlite_log(sqlite3* table_db, const std::string& file, std::s
     auto seq = sqlite3_column_int64(st, 0);
     auto data = static_cast<const char*>(sqlite3_column_blob(st, 1));
     std::string_view blob{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))};
-    bool ok = decode_log(blob, [this](journal_entry e) { pending_.push_back(std::move(e)); });
+    size_t n = 0;
+    bool ok = decode_log(blob, [&n](journal_table, std::string_view, std::string_view) { ++n; });
+    if (ok)
+      keep_pending(blob, n);
     if (!ok) {
       sqlite3_finalize(st);
       error = file + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
@@ -813,7 +828,7 @@ size_t journal::fold_threshold() const noexcept {
 }
 
 bool journal::next_fold_due() const noexcept {
-  return !pending_.empty() && pending_.size() >= fold_threshold();
+  return pending_entries_ > 0 && pending_entries_ >= fold_threshold();
 }
 
 bool journal::fold_due() const noexcept {
@@ -822,7 +837,9 @@ bool journal::fold_due() const noexcept {
 
 void journal::start_fold(size_t slice) {
   folding_ = std::move(pending_);
-  pending_ = std::vector<journal_entry>{};
+  folding_entries_ = pending_entries_;
+  pending_ = std::vector<std::vector<char>>{};
+  pending_entries_ = 0;
   fold_upto_ = last_seq_;
   fold_started_ = std::chrono::steady_clock::now();
   // The commits go on in the other file, from its start, once every record
@@ -864,27 +881,31 @@ journal::fold_result journal::run_fold(size_t slice) {
   struct keyed {
     journal_table tbl;
     int64_t h;
-    const journal_entry* e;
+    std::string_view key;
+    std::string_view value;
   };
+  // Read in the order they came (the records one after the other), hashed
+  // while their bytes are in the cache.
   std::vector<keyed> all;
-  all.reserve(folding_.size());
-  for (auto& e : folding_)
-    all.push_back(keyed{e.table, key_hash(e.key), &e});
-  // Equal keys keep their order (the pointers rise with it).
-  std::sort(all.begin(), all.end(), [](const keyed& a, const keyed& b) {
+  all.reserve(folding_entries_);
+  for (auto& blob : folding_)
+    decode_log(std::string_view{blob.data() + record_header, blob.size() - record_header},
+               [&all](journal_table tbl, std::string_view key, std::string_view value) {
+                 all.push_back(keyed{tbl, key_hash(key), key, value});
+               });
+  // Equal keys keep their order (stable): the last one is the newest.
+  std::stable_sort(all.begin(), all.end(), [](const keyed& a, const keyed& b) {
     if (a.tbl != b.tbl)
       return a.tbl < b.tbl;
     if (a.h != b.h)
       return a.h < b.h;
-    if (int c = a.e->key.compare(b.e->key); c != 0)
-      return c < 0;
-    return a.e < b.e;
+    return a.key < b.key;
   });
   std::vector<keyed> newest;
   newest.reserve(all.size());
   for (size_t i = 0; i < all.size(); ++i)
     if (i + 1 == all.size() || all[i + 1].tbl != all[i].tbl || all[i + 1].h != all[i].h
-        || all[i + 1].e->key != all[i].e->key)
+        || all[i + 1].key != all[i].key)
       newest.push_back(all[i]);
   all = std::vector<keyed>{};
   size_t slices = 0;
@@ -913,15 +934,11 @@ journal::fold_result journal::run_fold(size_t slice) {
     }
     for (auto i = pos; ok && i < end; ++i) {
       // The entries lie in the order they came, the fold goes in the
-      // table's: fetch the next ones ahead (a cache miss per entry was a
-      // tenth of the fold's time).
-      if (i + 8 < end)
-        __builtin_prefetch(newest[i + 8].e);
-      if (i + 4 < end) {
-        __builtin_prefetch(newest[i + 4].e->key.data());
-        __builtin_prefetch(newest[i + 4].e->value.data());
-      }
-      if (!apply(*newest[i].e, newest[i].h, added, misses)) {
+      // table's: fetch the next ones ahead (key and value are adjacent).
+      if (i + 4 < end)
+        __builtin_prefetch(newest[i + 4].key.data());
+      auto& k = newest[i];
+      if (!apply(k.tbl, k.key, k.value, k.h, added, misses)) {
         error = describe(db_, path_, "fold failed");
         ok = false;
       }
@@ -944,12 +961,11 @@ journal::fold_result journal::run_fold(size_t slice) {
   return r;
 }
 
-bool journal::apply(const journal_entry& e, int64_t h, int64_t& rows_added,
-                    size_t& misses) {
-  auto tbl = static_cast<int>(e.table);
-  auto key = e.key.data();
-  auto key_len = static_cast<int>(e.key.size());
-  auto& value = e.value;
+bool journal::apply(journal_table table, std::string_view k, std::string_view value,
+                    int64_t h, int64_t& rows_added, size_t& misses) {
+  auto tbl = static_cast<int>(table);
+  auto key = k.data();
+  auto key_len = static_cast<int>(k.size());
   auto run = [&](sqlite3_stmt* st, bool with_value) {
     sqlite3_bind_int(st, 1, tbl);
     sqlite3_bind_text(st, 2, key, key_len, SQLITE_STATIC);
@@ -997,13 +1013,14 @@ bool journal::fold_finished(bool wait, std::string& error) {
     folding_.insert(folding_.end(), std::make_move_iterator(pending_.begin()),
                     std::make_move_iterator(pending_.end()));
     pending_ = std::move(folding_);
-    folding_ = std::vector<journal_entry>{};
+    pending_entries_ += folding_entries_;
+    folding_ = std::vector<std::vector<char>>{};
     return false;
   }
   auto rows = static_cast<int64_t>(base_rows_) + r.rows_added;
   base_rows_ = rows > 0 ? static_cast<size_t>(rows) : 0;
   last_fold_keys_ = r.keys;
-  folding_ = std::vector<journal_entry>{};
+  folding_ = std::vector<std::vector<char>>{};
   // Every key is on disk in the state file: the file the fold covered can
   // be written over.
   other_dirty_ = false;
@@ -1033,7 +1050,7 @@ bool journal::fold_all(std::string& error) {
   for (;;) {
     if (fold_task_.valid() && !fold_finished(true, error))
       return false;
-    if (pending_.empty())
+    if (pending_entries_ == 0)
       return true;
     // Nothing else goes on (opening, or a scan): one transaction, so
     // that each page is written once and checkpointed once (with slices of

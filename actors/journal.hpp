@@ -191,7 +191,10 @@ private:
   fold_result run_fold(size_t slice);
   /// Applies one entry (its key's hash `h`) to the keyed table; counts the
   /// rows it adds and the first statements that changed nothing.
-  bool apply(const journal_entry& e, int64_t h, int64_t& rows_added, size_t& misses);
+  bool apply(journal_table table, std::string_view key, std::string_view value, int64_t h,
+             int64_t& rows_added, size_t& misses);
+  /// Keeps a record's payload (read back at open) for the next fold.
+  void keep_pending(std::string_view payload, size_t entries);
   /// Copies the keyed table of schema 1 or 2 into the one of schema 3.
   bool migrate_keyed(std::string& error);
   /// Takes the helper's result if it is there (waits for it if `wait`);
@@ -216,13 +219,16 @@ private:
   sqlite3_stmt* insert_ = nullptr;
   sqlite3_stmt* update_ = nullptr;
   sqlite3_stmt* erase_ = nullptr;
-  /// The entries appended since the last fold began, in order (moved in:
-  /// appending one costs no copy and no lookup; the fold sorts them and
-  /// keeps the last of each key).
-  std::vector<journal_entry> pending_;
-  /// The fold under way: its entries (read by the helper only while it
+  /// The records appended since the last fold began, in order (each the
+  /// bytes written to the log: a header, then the entries; the fold sorts
+  /// the entries and keeps the last of each key), and how many entries
+  /// they hold.
+  std::vector<std::vector<char>> pending_;
+  size_t pending_entries_ = 0;
+  /// The fold under way: its records (read by the helper only while it
   /// runs) and the helper's result.
-  std::vector<journal_entry> folding_;
+  std::vector<std::vector<char>> folding_;
+  size_t folding_entries_ = 0;
   std::future<fold_result> fold_task_;
   /// Set to end a fold early (the journal is closing).
   std::atomic<bool> stopping_{false};
