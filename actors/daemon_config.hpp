@@ -125,7 +125,7 @@ struct persistence_config {
   /// "async" (written within milliseconds, not waited for) or "off" (memory
   /// only: a restart forgets everything).
   std::string durability = "sync";
-  /// Directory of the journal (registrar-log.db, registrar.db) and its
+  /// Directory of the journal (registrar.db and its log, registrar-log.0 and .1) and its
   /// lock; created when missing. One registrard per directory.
   std::string data_dir = "registrar-data";
   /// Changes logged before a fold writes them into the keyed table (at
