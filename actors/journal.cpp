@@ -271,12 +271,18 @@ void sync_directory(const std::string& path) {
   }
 }
 
-/// One record found in a log file.
+/// The CRC-32C of a record: its length and number (bytes 4-15 of its
+/// header), then its payload.
+uint32_t record_crc(const char* header, const char* payload, size_t len) {
+  return core::crc32c(core::crc32c(0, header + 4, 12), payload, len);
+}
+
+/// One record found in a log file: its bytes (header and payload) when it
+/// is not folded yet.
 struct record_ref {
   int64_t seq;
   int file;
-  uint64_t offset;
-  uint32_t len;
+  std::vector<char> bytes;
 };
 
 } // namespace
@@ -614,7 +620,7 @@ bool journal::open_log(bool fresh, std::string& error) {
   auto read_records = [&](int i) {
     auto& f = logs_[i];
     char h[record_header];
-    std::vector<char> payload;
+    std::vector<char> bytes;
     int64_t prev = 0;
     auto pos = log_header_size;
     while (pread_all(f.fd, h, record_header, pos) == static_cast<ssize_t>(record_header)) {
@@ -623,14 +629,16 @@ bool journal::open_log(bool fresh, std::string& error) {
       if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header
           || (prev != 0 && seq != prev + 1))
         break;
-      payload.resize(len);
-      if (pread_all(f.fd, payload.data(), len, pos + record_header)
-          != static_cast<ssize_t>(len))
+      bytes.assign(h, h + record_header);
+      bytes.resize(record_header + len);
+      if (pread_all(f.fd, bytes.data() + record_header, len, pos + record_header)
+            != static_cast<ssize_t>(len)
+          || record_crc(h, bytes.data() + record_header, len) != load32(h + 16))
         break;
-      auto crc = core::crc32c(core::crc32c(0, h + 4, 12), payload.data(), len);
-      if (crc != load32(h + 16))
-        break;
-      records.push_back(record_ref{seq, i, pos, len});
+      // Folded records are only counted (their number goes on).
+      if (seq <= folded_upto_)
+        bytes.clear();
+      records.push_back(record_ref{seq, i, std::move(bytes)});
       prev = seq;
       pos += record_header + len;
     }
@@ -691,7 +699,6 @@ bool journal::open_log(bool fresh, std::string& error) {
   std::sort(records.begin(), records.end(),
             [](const record_ref& a, const record_ref& b) { return a.seq < b.seq; });
   auto expected = folded_upto_ + 1;
-  std::vector<char> payload;
   for (auto& r : records) {
     last_seq_ = std::max(last_seq_, r.seq);
     if (r.seq < expected)
@@ -701,20 +708,8 @@ bool journal::open_log(bool fresh, std::string& error) {
               + " to " + std::to_string(r.seq - 1) + " are missing";
       return false;
     }
-    auto& f = logs_[r.file];
-    payload.resize(r.len);
-    if (pread_all(f.fd, payload.data(), r.len, r.offset + record_header)
-        != static_cast<ssize_t>(r.len)) {
-      error = f.path + ": read failed: " + errno_text();
-      return false;
-    }
-    size_t n = 0;
-    bool ok = decode_log(std::string_view{payload.data(), payload.size()},
-                         [&n](journal_table, std::string_view, std::string_view) { ++n; });
-    if (ok)
-      keep_pending(std::string_view{payload.data(), payload.size()}, n);
-    if (!ok) {
-      error = f.path + ": corrupt journal: log record " + std::to_string(r.seq)
+    if (!keep_record(std::move(r.bytes))) {
+      error = logs_[r.file].path + ": corrupt journal: log record " + std::to_string(r.seq)
               + " is malformed";
       return false;
     }
@@ -756,8 +751,7 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
     store32(blob_.data(), record_magic);
     store32(blob_.data() + 4, static_cast<uint32_t>(len));
     store64(blob_.data() + 8, static_cast<uint64_t>(seq));
-    auto crc = core::crc32c(0, blob_.data() + 4, 12);
-    store32(blob_.data() + 16, core::crc32c(crc, blob_.data() + record_header, len));
+    store32(blob_.data() + 16, record_crc(blob_.data(), blob_.data() + record_header, len));
     auto& f = logs_[current_];
     auto end = f.pos + blob_.size();
     if (end > f.size && !extend(f, end, error))
@@ -784,11 +778,14 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   return true;
 }
 
-void journal::keep_pending(std::string_view payload, size_t entries) {
-  std::vector<char> blob(record_header, 0);
-  blob.insert(blob.end(), payload.begin(), payload.end());
-  pending_.push_back(std::move(blob));
-  pending_entries_ += entries;
+bool journal::keep_record(std::vector<char> record) {
+  size_t n = 0;
+  std::string_view payload{record.data() + record_header, record.size() - record_header};
+  if (!decode_log(payload, [&n](journal_table, std::string_view, std::string_view) { ++n; }))
+    return false;
+  pending_.push_back(std::move(record));
+  pending_entries_ += n;
+  return true;
 }
 
 bool journal::load_sqlite_log(sqlite3* table_db, const std::string& file, std::string& error) {
@@ -804,11 +801,10 @@ bool journal::load_sqlite_log(sqlite3* table_db, const std::string& file, std::s
     auto seq = sqlite3_column_int64(st, 0);
     auto data = static_cast<const char*>(sqlite3_column_blob(st, 1));
     std::string_view blob{data ? data : "", static_cast<size_t>(sqlite3_column_bytes(st, 1))};
-    size_t n = 0;
-    bool ok = decode_log(blob, [&n](journal_table, std::string_view, std::string_view) { ++n; });
-    if (ok)
-      keep_pending(blob, n);
-    if (!ok) {
+    // A record without a header of its own (the fold skips it).
+    std::vector<char> record(record_header, 0);
+    record.insert(record.end(), blob.begin(), blob.end());
+    if (!keep_record(std::move(record))) {
       sqlite3_finalize(st);
       error = file + ": corrupt journal: log row " + std::to_string(seq) + " is malformed";
       return false;

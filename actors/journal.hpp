@@ -193,8 +193,9 @@ private:
   /// rows it adds and the first statements that changed nothing.
   bool apply(journal_table table, std::string_view key, std::string_view value, int64_t h,
              int64_t& rows_added, size_t& misses);
-  /// Keeps a record's payload (read back at open) for the next fold.
-  void keep_pending(std::string_view payload, size_t entries);
+  /// Keeps a record read back at open (header and payload) for the next
+  /// fold; false when its entries are malformed.
+  bool keep_record(std::vector<char> record);
   /// Copies the keyed table of schema 1 or 2 into the one of schema 3.
   bool migrate_keyed(std::string& error);
   /// Takes the helper's result if it is there (waits for it if `wait`);

@@ -37,15 +37,19 @@ void remove_journal(const std::string& path) {
     std::remove((path + suffix).c_str());
 }
 
+/// The row of user `id`: 250 bytes of `fill`.
+journal_entry user_row(size_t id, char fill) {
+  journal_entry e;
+  e.table = journal_table::users;
+  e.key = "sip:user" + std::to_string(id) + "@example.com";
+  e.value.assign(250, fill);
+  return e;
+}
+
 std::vector<journal_entry> make_entries(size_t n, size_t round) {
   std::vector<journal_entry> out;
-  for (size_t i = 0; i < n; ++i) {
-    journal_entry e;
-    e.table = journal_table::users;
-    e.key = "sip:user" + std::to_string(round * n + i) + "@example.com";
-    e.value.assign(250, static_cast<char>('a' + i % 26));
-    out.push_back(std::move(e));
-  }
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(user_row(round * n + i, static_cast<char>('a' + i % 26)));
   return out;
 }
 
@@ -155,11 +159,7 @@ static void BM_journal_fold(benchmark::State& state) {
     auto write_keys = [&](size_t n, char c) {
       std::vector<journal_entry> batch;
       for (size_t i = 0; i < n; ++i) {
-        journal_entry e;
-        e.table = journal_table::users;
-        e.key = "sip:user" + std::to_string(order[i % order.size()]) + "@example.com";
-        e.value.assign(250, c);
-        batch.push_back(std::move(e));
+        batch.push_back(user_row(order[i % order.size()], c));
         if (batch.size() == 256 || i + 1 == n) {
           j->write(std::move(batch), err);
           batch.clear();
