@@ -50,7 +50,7 @@ void commit(store_self self) {
   st.entries.clear();
   st.waiting.clear();
   // The fold (journal.hpp) runs on a helper thread; between two group
-  // commits the store only starts it, or deletes a few folded log rows.
+  // commits the store only starts it or takes its result.
   if (!st.j->fold_due())
     return;
   auto folds = st.j->folds();

@@ -4,9 +4,10 @@
 // The store actor: the only writer of a journal (journal.hpp). Owners of
 // live state (directory shards, user actors, the subscription supervisor)
 // send it journal_batch requests; it applies every batch that is waiting in
-// its mailbox in one transaction (group commit: a flush_atom it sends
+// its mailbox as one log record (group commit: a flush_atom it sends
 // itself lands behind the batches already queued) and answers each batch
-// with ok once that transaction is committed, or with the error. With
+// with ok once that record is written (and, with `sync`, on disk), or with
+// the error. With
 // durability `sync` an owner answers its client only then; with `async` it
 // does not wait (docs/ARCHITECTURE.md, "Durability").
 

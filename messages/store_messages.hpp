@@ -56,7 +56,7 @@ struct journal_entry {
   std::vector<char> value;
 };
 
-/// Row changes written in one transaction, in order.
+/// Row changes written in one log record, in order.
 struct journal_batch {
   std::vector<journal_entry> entries;
 };
