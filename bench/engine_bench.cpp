@@ -10,6 +10,8 @@
 #include <string>
 
 #include "actors/engine.hpp"
+#include "actors/engine_refs.hpp"
+#include "actors/user_logic.hpp"
 #include "core/hash.hpp"
 #include "messages/types.hpp"
 
@@ -372,3 +374,27 @@ static void BM_engine_auto_buddy(benchmark::State& state) {
   eng.shutdown();
 }
 BENCHMARK(BM_engine_auto_buddy)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// The journal row a change writes (durability async and sync): a user with
+/// one binding (the registration of make_register) serialized as the store
+/// receives it. Paid on a CAF worker for every change of a user.
+static void BM_user_row(benchmark::State& state) {
+  actors::engine_config cfg;
+  actors::user_logic u{"sip:user7@example.com"};
+  actors::user_effects fx;
+  auto now = core::time_point{} + std::chrono::hours{1000};
+  auto req = make_register(7);
+  req.aor = u.aor();
+  if (!u.on_register(req, cfg, now, fx)) {
+    state.SkipWithError("REGISTER failed");
+    return;
+  }
+  size_t bytes = 0;
+  for (auto _ : state) {
+    auto e = actors::user_entry(u, cfg, now);
+    bytes = e.value.size();
+    benchmark::DoNotOptimize(e);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_user_row);

@@ -2,11 +2,13 @@
 #define CAF_SUITE actors.persistence
 #include <caf/test/dsl.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -161,6 +163,49 @@ struct fixture : test_coordinator_fixture<config> {
 bool is(const caf::error& err, core::errc code) {
   return messages::is(err, code);
 }
+
+/// A full disk under the journal's log: while it lives, every descriptor of
+/// this process open on one of the log files points at /dev/full, so the
+/// journal's writes fail as they would with ENOSPC (its own code paths, no
+/// hook); the destructor puts the files back.
+class full_disk {
+public:
+  explicit full_disk(const std::string& db_path) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> logs;
+    for (auto& f : actors::journal::log_files(db_path))
+      logs.push_back(fs::weakly_canonical(f));
+    int full = ::open("/dev/full", O_RDWR | O_CLOEXEC);
+    CAF_REQUIRE(full >= 0);
+    std::vector<int> fds;
+    for (auto& entry : fs::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      auto target = fs::read_symlink(entry.path(), ec);
+      if (!ec && std::find(logs.begin(), logs.end(), target) != logs.end())
+        fds.push_back(std::stoi(entry.path().filename().string()));
+    }
+    for (auto fd : fds) {
+      saved_.emplace_back(fd, ::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+      CAF_REQUIRE(::dup2(full, fd) == fd);
+    }
+    ::close(full);
+  }
+
+  ~full_disk() {
+    for (auto [fd, copy] : saved_) {
+      ::dup2(copy, fd);
+      ::close(copy);
+    }
+  }
+
+  /// The log files' descriptors redirected (both files: 2).
+  size_t redirected() const noexcept {
+    return saved_.size();
+  }
+
+private:
+  std::vector<std::pair<int, int>> saved_;
+};
 
 } // namespace
 
@@ -716,6 +761,36 @@ CAF_TEST(with durability async the reply does not wait) {
   CAF_CHECK_EQUAL(rows(db.path, journal_table::users), 0u);
   sched.run();
   CAF_CHECK_EQUAL(rows(db.path, journal_table::users), 1u);
+}
+
+CAF_TEST(a failed commit answers every held request with an error and the next one works) {
+  start(durability::sync);
+  CAF_REQUIRE(reg(bob, "sip:bob@192.0.2.3", 3600));
+  {
+    full_disk disk{db.path};
+    CAF_REQUIRE_EQUAL(disk.redirected(), 2u);
+    auto r = reg(alice, "sip:alice@192.0.2.1", 3600);
+    CAF_REQUIRE(!r);
+    // A 500 over SIP (core/errc.cpp), with the file and the cause.
+    CAF_CHECK(is(r.error(), core::errc::storage_failed));
+    auto why = messages::from_caf_error(r.error()).reason;
+    CAF_MESSAGE("failed commit: " << why);
+    auto stem = std::filesystem::path{db.path}.stem().string();
+    CAF_CHECK_NOT_EQUAL(why.find(stem + "-log."), std::string::npos);
+    CAF_CHECK_NOT_EQUAL(why.find("No space left on device"), std::string::npos);
+    // The change stays in memory (docs/ARCHITECTURE.md, "Durability").
+    CAF_CHECK(call<register_reply>(lookup_request{alice}));
+  }
+  // The disk is back: the next commit goes where the failed one would have.
+  CAF_REQUIRE(reg(carol, "sip:carol@192.0.2.4", 3600));
+  stop();
+  start();
+  CAF_CHECK(call<register_reply>(lookup_request{bob}));
+  CAF_CHECK(call<register_reply>(lookup_request{carol}));
+  // Never acknowledged, never written: alice is not back.
+  auto a = call<register_reply>(lookup_request{alice});
+  CAF_REQUIRE(!a);
+  CAF_CHECK(is(a.error(), core::errc::user_not_found));
 }
 
 // -- restart --------------------------------------------------------------------------------
