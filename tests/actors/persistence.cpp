@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -79,7 +80,12 @@ struct fixture : test_coordinator_fixture<config> {
 
   /// Starts an engine on the journal file (as a restarted daemon would).
   void start(durability mode = durability::sync) {
-    auto e = actors::spawn_engine(sys, make_cfg(mode), open_journal(db.path, mode));
+    start_on(open_journal(db.path, mode), mode);
+  }
+
+  /// Starts an engine on journal `j`.
+  void start_on(std::shared_ptr<actors::journal> j, durability mode) {
+    auto e = actors::spawn_engine(sys, make_cfg(mode), std::move(j));
     if (!e)
       CAF_FAIL("spawn_engine: " << sys.render(e.error()));
     eng = std::move(*e);
@@ -749,6 +755,62 @@ CAF_TEST(with durability sync the reply waits for the commit) {
   rh.receive([&](register_reply& r) { replied = r.bindings.size() == 1; },
              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK(replied);
+}
+
+CAF_TEST(the store actor keeps every record kind in an in-memory SQLite journal) {
+  // ":memory:": the state in a SQLite database in memory, no log files.
+  auto j = open_journal(":memory:", durability::sync);
+  start_on(j, durability::sync);
+  CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1", 3600));
+  presence_update_request up;
+  up.aor = bob;
+  up.status = core::extended_status::away;
+  up.note = "in a meeting";
+  CAF_REQUIRE(call<presence_reply>(up));
+  auto s = sub(carol, bob);
+  CAF_REQUIRE(s);
+  core::presence_policy pol;
+  pol.rules.push_back(core::policy_rule{mallory, core::policy_action::block});
+  CAF_REQUIRE(call<caf::ok_atom>(set_policy_request{bob, pol}));
+  stop();
+  CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // alice, bob, carol
+  CAF_CHECK_EQUAL(j->count(journal_table::policies), 1u);
+  std::map<std::string, user_record> users;
+  std::string err;
+  bool decoded = true;
+  CAF_REQUIRE(j->scan(journal_table::users,
+                      [&](std::string_view key, std::string_view bytes) {
+                        user_record x;
+                        decoded = decoded && actors::from_bytes(bytes, x);
+                        users.emplace(std::string{key}, std::move(x));
+                      },
+                      err));
+  CAF_REQUIRE(decoded);
+  CAF_REQUIRE_EQUAL(users.size(), 3u);
+  // Each kind as it was acknowledged: a binding, a publication, a watcher
+  // with its dialog, the watcher's side of the subscription, a policy.
+  CAF_REQUIRE_EQUAL(users[alice].bindings.size(), 1u);
+  CAF_CHECK_EQUAL(users[alice].bindings[0].uri, "sip:alice@192.0.2.1");
+  CAF_CHECK_EQUAL(users[alice].bindings[0].call_id, "call-1@test");
+  CAF_REQUIRE_EQUAL(users[bob].pubs.size(), 1u);
+  CAF_CHECK_EQUAL(users[bob].pubs[0].device.note, "in a meeting");
+  CAF_REQUIRE_EQUAL(users[bob].watchers.size(), 1u);
+  CAF_CHECK_EQUAL(users[bob].watchers[0].sub.id, s->sub.id);
+  CAF_CHECK_EQUAL(users[bob].watchers[0].dialog.call_id, "sub-call@test");
+  CAF_REQUIRE_EQUAL(users[carol].watching.size(), 1u);
+  CAF_CHECK_EQUAL(users[carol].watching[0].id, s->sub.id);
+  size_t policies = 0;
+  CAF_REQUIRE(j->scan(journal_table::policies,
+                      [&](std::string_view key, std::string_view bytes) {
+                        core::presence_policy p;
+                        CAF_CHECK(actors::from_bytes(bytes, p));
+                        CAF_CHECK_EQUAL(key, bob);
+                        CAF_REQUIRE_EQUAL(p.rules.size(), 1u);
+                        CAF_CHECK_EQUAL(p.rules[0].pattern, mallory);
+                        ++policies;
+                      },
+                      err));
+  CAF_CHECK_EQUAL(policies, 1u);
 }
 
 CAF_TEST(with durability async the reply does not wait) {
