@@ -151,6 +151,27 @@ struct fixture : test_coordinator_fixture<config> {
     return call<subscribe_reply>(std::move(req));
   }
 
+  /// Bob's presence (away, `note`), carol watching bob, bob's policy
+  /// blocking mallory: a change of every kind but a binding. Returns
+  /// carol's subscription.
+  subscribe_reply presence_watcher_and_policy(const std::string& note) {
+    CAF_REQUIRE(set_note(note));
+    auto s = sub(carol, bob);
+    CAF_REQUIRE(s);
+    core::presence_policy pol;
+    pol.rules.push_back(core::policy_rule{mallory, core::policy_action::block});
+    CAF_REQUIRE(call<caf::ok_atom>(set_policy_request{bob, pol}));
+    return *s;
+  }
+
+  caf::expected<presence_reply> set_note(const std::string& note) {
+    presence_update_request up;
+    up.aor = bob;
+    up.status = core::extended_status::away;
+    up.note = note;
+    return call<presence_reply>(std::move(up));
+  }
+
   template <class Event>
   std::vector<Event> events_of() {
     std::vector<Event> xs;
@@ -762,16 +783,7 @@ CAF_TEST(the store actor keeps every record kind in an in-memory SQLite journal)
   auto j = open_journal(":memory:", durability::sync);
   start_on(j, durability::sync);
   CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1", 3600));
-  presence_update_request up;
-  up.aor = bob;
-  up.status = core::extended_status::away;
-  up.note = "in a meeting";
-  CAF_REQUIRE(call<presence_reply>(up));
-  auto s = sub(carol, bob);
-  CAF_REQUIRE(s);
-  core::presence_policy pol;
-  pol.rules.push_back(core::policy_rule{mallory, core::policy_action::block});
-  CAF_REQUIRE(call<caf::ok_atom>(set_policy_request{bob, pol}));
+  auto s = presence_watcher_and_policy("in a meeting");
   stop();
   CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // alice, bob, carol
   CAF_CHECK_EQUAL(j->count(journal_table::policies), 1u);
@@ -795,10 +807,10 @@ CAF_TEST(the store actor keeps every record kind in an in-memory SQLite journal)
   CAF_REQUIRE_EQUAL(users[bob].pubs.size(), 1u);
   CAF_CHECK_EQUAL(users[bob].pubs[0].device.note, "in a meeting");
   CAF_REQUIRE_EQUAL(users[bob].watchers.size(), 1u);
-  CAF_CHECK_EQUAL(users[bob].watchers[0].sub.id, s->sub.id);
+  CAF_CHECK_EQUAL(users[bob].watchers[0].sub.id, s.sub.id);
   CAF_CHECK_EQUAL(users[bob].watchers[0].dialog.call_id, "sub-call@test");
   CAF_REQUIRE_EQUAL(users[carol].watching.size(), 1u);
-  CAF_CHECK_EQUAL(users[carol].watching[0].id, s->sub.id);
+  CAF_CHECK_EQUAL(users[carol].watching[0].id, s.sub.id);
   size_t policies = 0;
   CAF_REQUIRE(j->scan(journal_table::policies,
                       [&](std::string_view key, std::string_view bytes) {
@@ -862,17 +874,8 @@ CAF_TEST(a restart keeps bindings publications watchers and policies) {
   CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.1", 3600));
   CAF_REQUIRE(reg(alice, "sip:alice@192.0.2.2", 1800));
   CAF_REQUIRE(reg(bob, "sip:bob@192.0.2.3", 3600));
-  presence_update_request up;
-  up.aor = bob;
-  up.status = core::extended_status::away;
-  up.note = "back at 3";
-  CAF_REQUIRE(call<presence_reply>(up));
-  auto s = sub(carol, bob);
-  CAF_REQUIRE(s);
-  auto old_id = s->sub.id;
-  core::presence_policy pol;
-  pol.rules.push_back(core::policy_rule{mallory, core::policy_action::block});
-  CAF_REQUIRE(call<caf::ok_atom>(set_policy_request{bob, pol}));
+  auto s = presence_watcher_and_policy("back at 3");
+  auto old_id = s.sub.id;
   pass(100s);
   stop();
   CAF_CHECK_EQUAL(rows(db.path, journal_table::users), 3u); // alice, bob, carol
@@ -918,15 +921,14 @@ CAF_TEST(a restart keeps bindings publications watchers and policies) {
   CAF_CHECK_GREATER(actors::subscription_number(s2->sub.id),
                     actors::subscription_number(old_id));
   // A presence change reaches the restored watcher with the next version.
-  up.note = "back now";
-  CAF_REQUIRE(call<presence_reply>(up));
+  CAF_REQUIRE(set_note("back now"));
   auto notes = events_of<notify_required_event>();
   CAF_REQUIRE(!notes.empty());
   bool carol_notified = false;
   for (auto& t : notes.back().targets)
     if (t.subscription_id == old_id) {
       carol_notified = true;
-      CAF_CHECK_GREATER(t.version, s->sub.version);
+      CAF_CHECK_GREATER(t.version, s.sub.version);
     }
   CAF_CHECK(carol_notified);
 }
