@@ -615,7 +615,11 @@ bool journal::open_log(bool fresh, std::string& error) {
     return true;
   };
   // Reads the records of one file: they follow each other in number from
-  // the header on, up to the first that does not.
+  // the header on, up to the first that does not. They stop cleanly at
+  // zeros (never written) or at a whole record of an earlier round of the
+  // file (a lower number); anywhere else the file is broken there
+  // (broken_at: a torn or corrupt record, or numbers missing), and
+  // check_breaks looks whether newer records follow.
   std::vector<record_ref> records;
   auto read_records = [&](int i) {
     auto& f = logs_[i];
@@ -624,17 +628,27 @@ bool journal::open_log(bool fresh, std::string& error) {
     int64_t prev = 0;
     auto pos = log_header_size;
     while (pread_all(f.fd, h, record_header, pos) == static_cast<ssize_t>(record_header)) {
+      if (std::all_of(h, h + record_header, [](char c) { return c == 0; }))
+        break;
       auto len = load32(h + 4);
       auto seq = static_cast<int64_t>(load64(h + 8));
-      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header
-          || (prev != 0 && seq != prev + 1))
+      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header) {
+        f.broken_at = pos;
         break;
+      }
       bytes.assign(h, h + record_header);
       bytes.resize(record_header + len);
       if (pread_all(f.fd, bytes.data() + record_header, len, pos + record_header)
             != static_cast<ssize_t>(len)
-          || record_crc(h, bytes.data() + record_header, len) != load32(h + 16))
+          || record_crc(h, bytes.data() + record_header, len) != load32(h + 16)) {
+        f.broken_at = pos;
         break;
+      }
+      if (prev != 0 && seq != prev + 1) {
+        if (seq > prev)
+          f.broken_at = pos;
+        break;
+      }
       // Folded records are only counted (their number goes on).
       if (seq <= folded_upto_)
         bytes.clear();
@@ -694,6 +708,12 @@ bool journal::open_log(bool fresh, std::string& error) {
     current_ = 0;
     return true;
   }
+  // Nothing newer than what was read may lie beyond a broken record.
+  auto newest = folded_upto_;
+  for (auto& r : records)
+    newest = std::max(newest, r.seq);
+  if (!check_breaks(newest, error))
+    return false;
   // The records after the last fold, in order: both files' runs together
   // continue folded_upto without a gap.
   std::sort(records.begin(), records.end(),
@@ -719,6 +739,97 @@ bool journal::open_log(bool fresh, std::string& error) {
   // beginning of a file (whichever: both hold folded records only).
   current_ = 0;
   logs_[0].pos = log_header_size;
+  return true;
+}
+
+bool journal::check_breaks(int64_t newest, std::string& error) {
+  for (auto& f : logs_) {
+    if (f.fd < 0 || f.broken_at == 0)
+      continue;
+    // Whole records after the break, numbered above `newest`: found by
+    // their magic and checked by their CRC (the break may have destroyed
+    // a length, so the scan does not hop from record to record). Stale
+    // records of an earlier round are numbered below: skipped.
+    int64_t first_seq = 0;
+    int64_t last_seq = 0;
+    uint64_t first_pos = 0;
+    uint64_t end = 0;
+    std::vector<char> chunk(size_t{1} << 20);
+    std::vector<char> payload;
+    char magic[4];
+    store32(magic, record_magic);
+    for (auto off = f.broken_at; off + record_header <= f.size;) {
+      auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), f.size - off));
+      auto got = pread_all(f.fd, chunk.data(), want, off);
+      if (got < static_cast<ssize_t>(record_header)) {
+        error = f.path + ": cannot read: " + errno_text();
+        return false;
+      }
+      auto n = static_cast<size_t>(got);
+      for (size_t i = 0; i + record_header <= n; ++i) {
+        auto* p = static_cast<const char*>(
+          std::memchr(chunk.data() + i, magic[0], n - record_header + 1 - i));
+        if (p == nullptr)
+          break;
+        i = static_cast<size_t>(p - chunk.data());
+        if (std::memcmp(p, magic, 4) != 0)
+          continue;
+        auto q = off + i;
+        auto len = load32(p + 4);
+        auto seq = static_cast<int64_t>(load64(p + 8));
+        if (len == 0 || len > f.size - q - record_header || seq <= newest)
+          continue;
+        payload.resize(len);
+        if (pread_all(f.fd, payload.data(), len, q + record_header)
+              != static_cast<ssize_t>(len)
+            || record_crc(p, payload.data(), len) != load32(p + 16))
+          continue;
+        if (first_seq == 0) {
+          first_seq = seq;
+          first_pos = q;
+        }
+        last_seq = std::max(last_seq, seq);
+        end = std::max(end, q + record_header + len);
+      }
+      if (n < chunk.size())
+        break;
+      // The next chunk overlaps this one by a header less a byte: a record
+      // whose header straddles the two is seen once.
+      off += n - (record_header - 1);
+    }
+    if (first_seq == 0)
+      continue;
+    auto what = f.path + ": corrupt journal log: the record at offset "
+                + std::to_string(f.broken_at) + " is damaged or torn, but newer ones follow it (record "
+                + std::to_string(first_seq) + " at offset " + std::to_string(first_pos)
+                + (last_seq != first_seq ? ", up to record " + std::to_string(last_seq) : "")
+                + ")";
+    if (full_sync_) {
+      error = what
+              + ": they were acknowledged (durability sync) and would be lost. If registrard"
+                " ran with durability async when the machine lost power, start it once with"
+                " --durability async to drop them";
+      return false;
+    }
+    // Erased, durably, before anything new is written: a new record could
+    // otherwise end where one of them starts, and it would be read as the
+    // next.
+    std::vector<char> zeros(static_cast<size_t>(std::min<uint64_t>(end - f.broken_at, chunk.size())), 0);
+    for (auto off = f.broken_at; off < end; off += zeros.size()) {
+      auto n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), end - off));
+      if (!pwrite_all(f.fd, zeros.data(), n, off)) {
+        error = f.path + ": write failed: " + errno_text();
+        return false;
+      }
+    }
+    if (::fdatasync(f.fd) != 0) {
+      error = f.path + ": fdatasync failed: " + errno_text();
+      return false;
+    }
+    if (!open_warning_.empty())
+      open_warning_ += "; ";
+    open_warning_ += what + ": dropped (durability async: a power loss can leave this)";
+  }
   return true;
 }
 

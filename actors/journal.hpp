@@ -148,6 +148,12 @@ public:
 
   const std::string& path() const noexcept { return path_; }
 
+  /// What opening dropped, for the operator's log: with durability async,
+  /// the records after a corrupt or torn one that newer records follow (a
+  /// power loss can leave this; with sync, open() fails instead). Empty
+  /// when nothing was dropped.
+  const std::string& open_warning() const noexcept { return open_warning_; }
+
 private:
   /// What the helper thread reports of a fold.
   struct fold_result {
@@ -167,6 +173,10 @@ private:
     std::string path;
     uint64_t size = 0;
     uint64_t pos = 0;
+    /// Opening: where its records stopped at one that is corrupt or torn
+    /// (0: they stopped cleanly, at zeros or at a record of an earlier
+    /// round of the file).
+    uint64_t broken_at = 0;
   };
 
   bool exec(sqlite3* db, const char* sql, std::string& error);
@@ -175,6 +185,12 @@ private:
   /// being migrated), otherwise reads their records after folded_upto into
   /// pending_.
   bool open_log(bool fresh, std::string& error);
+  /// Opening, after each file's records are read: the records after a
+  /// corrupt or torn one that are newer than `newest` (every record kept,
+  /// and folded_upto). With sync they are an error; with async they are
+  /// dropped (erased from the file, so that new records never link up
+  /// with them) and open_warning() says so.
+  bool check_breaks(int64_t newest, std::string& error);
   bool create_log_file(log_file& f, const std::string& id, std::string& error);
   /// Zeroes `f` up to at least `end` (chunks grow with the file).
   bool extend(log_file& f, uint64_t end, std::string& error);
@@ -209,6 +225,7 @@ private:
   /// thread while it runs, never at the same time as by the owner).
   sqlite3* db_;
   std::string path_;
+  std::string open_warning_;
   /// The log files (none for ":memory:"): written by the owner's thread
   /// only; the one being written is current_, the other holds the records
   /// of the fold under way (other_dirty_) or folded ones.

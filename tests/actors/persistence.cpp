@@ -528,6 +528,68 @@ CAF_TEST(a torn record ends the log and a file written over keeps no old record)
   CAF_CHECK_NOT_EQUAL(err.find("records 2 to 2 are missing"), std::string::npos);
 }
 
+CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dropped by async) {
+  temp_db db;
+  auto logs = actors::journal::log_files(db.path);
+  std::string err;
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+  }
+  // Record 2's payload damaged on the disk (a bad sector, a flipped bit);
+  // records 1 and 3 intact. With sync, all three were acknowledged: ending
+  // the log at record 2 would drop record 3 without a word.
+  auto second = first_record + record_size("a", "1");
+  poke(logs[0], second + 24, "X");
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("sync: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find(logs[0]), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find("offset " + std::to_string(second)), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find("record 3"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(err.find("--durability async"), std::string::npos);
+  // async (a power loss can write a later page before an earlier one):
+  // the start goes on without records 2 and 3, and says so.
+  auto b = std::string(2 * record_size("a", "1") - record_size("b", ""), '2');
+  {
+    err.clear();
+    auto j = actors::journal::open(db.path, durability::async, err);
+    CAF_REQUIRE(j != nullptr);
+    CAF_MESSAGE("async: " << j->open_warning());
+    CAF_CHECK_NOT_EQUAL(j->open_warning().find(logs[0]), std::string::npos);
+    CAF_CHECK_NOT_EQUAL(j->open_warning().find("record 3"), std::string::npos);
+    std::map<std::string, std::string> want{{"a", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+    // The commits start over at the file's start: a record as long as the
+    // old records 1 and 2 together (number 2) ends where the old record 3
+    // (number 3) begins. The dropped records are erased, so it does not
+    // come back as the next one.
+    CAF_REQUIRE(j->write({text_entry("b", b)}, err));
+  }
+  {
+    auto j = open_journal(db.path);
+    CAF_CHECK(j->open_warning().empty());
+    std::map<std::string, std::string> want{{"a", "1"}, {"b", b}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
+  // A torn last record (a crash in its write) has nothing newer after it:
+  // no error, no warning.
+  db.remove_files();
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+  }
+  poke(logs[0], first_record + record_size("a", "1") + 24, "X");
+  {
+    auto j = open_journal(db.path);
+    CAF_CHECK(j->open_warning().empty());
+    std::map<std::string, std::string> want{{"a", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
+}
+
 CAF_TEST(schema 1 2 and 3 journals are migrated and a malformed log record is an error) {
   temp_db db;
   auto logs = actors::journal::log_files(db.path);

@@ -8,8 +8,8 @@
 # port, then three rounds on that data directory. Each round: registrar-load
 # registers 20000 new bindings at 4000/s in the background
 # (--ack-log: one line per acknowledged binding, a new --user-prefix per
-# round); registrard is killed with SIGKILL at a random moment 0.5-2 s into
-# the load; when the load has ended (its transactions time out after 2 s),
+# round); registrard is killed with SIGKILL at a random moment within 1 s
+# after the first of the round's acknowledgements reaches the ack log; when the load has ended (its transactions time out after 2 s),
 # registrard is restarted on the same data directory and `registrar-load
 # verify --acks` checks the whole ack log (every round so far): every
 # acknowledged binding must be listed by a REGISTER query. Round 1 first runs
@@ -153,8 +153,19 @@ for n in $(seq 1 $rounds); do
     --count 20000 --rate 4000 --ack-log "$work/acks" --user-prefix "c${n}r" --timer-b 2 \
     --max-error-rate 1 --no-progress > "$work/load.$n.out" 2>&1 &
   lpid=$!
-  delay_ms=$((500 + RANDOM % 1501))
+  # The kill comes at a random moment after the server has acknowledged
+  # some of this round's load (the load writes its ack log at least once a
+  # second): a server slow to answer (ASan, a busy machine) must not leave
+  # a round with nothing to check.
+  waited_ms=0
+  while [ "$(grep -c '^REGISTER ' "$work/acks")" -le "$before" ] && [ $waited_ms -lt 15000 ] \
+        && kill -0 "$lpid" 2>/dev/null; do
+    sleep 0.1
+    waited_ms=$((waited_ms + 100))
+  done
+  delay_ms=$((RANDOM % 1001))
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  delay_ms=$((waited_ms + delay_ms))
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   pid=""

@@ -557,6 +557,8 @@ std::string run_engine(const options& opt, recorder& rec, ack_log& acks,
       auto j = actors::journal::open(opt.data_dir + "/registrar.db", ec.persistence, err);
       if (!j)
         return "journal: " + err;
+      if (!j->open_warning().empty())
+        std::cerr << "registrar-load: warning: " << j->open_warning() << "\n";
       auto e = actors::spawn_engine(sys, ec, std::shared_ptr<actors::journal>{std::move(j)});
       if (!e)
         return "journal: " + sys.render(e.error());

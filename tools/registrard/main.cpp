@@ -62,6 +62,8 @@ std::shared_ptr<actors::journal> open_journal(const actors::daemon_config& cfg) 
     std::cerr << "registrard: " << err << "\n";
     return nullptr;
   }
+  if (!j->open_warning().empty())
+    std::cerr << "registrard: warning: " << j->open_warning() << "\n";
   j->set_min_fold(cfg.persistence.fold_entries);
   return std::shared_ptr<actors::journal>{std::move(j)};
 }
