@@ -615,11 +615,10 @@ bool journal::open_log(bool fresh, std::string& error) {
     return true;
   };
   // Reads the records of one file: they follow each other in number from
-  // the header on, up to the first that does not. They stop cleanly at
-  // zeros (never written) or at a whole record of an earlier round of the
-  // file (a lower number); anywhere else the file is broken there
-  // (broken_at: a torn or corrupt record, or numbers missing), and
-  // check_breaks looks whether newer records follow.
+  // the header on, up to the first that does not: zeros (never written), a
+  // whole record an earlier round of the file left (a lower number), or a
+  // torn or damaged one. check_breaks then looks whether newer records
+  // follow.
   std::vector<record_ref> records;
   auto read_records = [&](int i) {
     auto& f = logs_[i];
@@ -627,26 +626,24 @@ bool journal::open_log(bool fresh, std::string& error) {
     std::vector<char> bytes;
     int64_t prev = 0;
     auto pos = log_header_size;
-    while (pread_all(f.fd, h, record_header, pos) == static_cast<ssize_t>(record_header)) {
-      if (std::all_of(h, h + record_header, [](char c) { return c == 0; }))
-        break;
-      auto len = load32(h + 4);
-      auto seq = static_cast<int64_t>(load64(h + 8));
-      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header) {
-        f.broken_at = pos;
+    f.stale_end = false;
+    for (;;) {
+      if (pread_all(f.fd, h, record_header, pos) != static_cast<ssize_t>(record_header)) {
+        f.stale_end = true; // the end of the file
         break;
       }
+      auto len = load32(h + 4);
+      auto seq = static_cast<int64_t>(load64(h + 8));
+      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header)
+        break;
       bytes.assign(h, h + record_header);
       bytes.resize(record_header + len);
       if (pread_all(f.fd, bytes.data() + record_header, len, pos + record_header)
             != static_cast<ssize_t>(len)
-          || record_crc(h, bytes.data() + record_header, len) != load32(h + 16)) {
-        f.broken_at = pos;
+          || record_crc(h, bytes.data() + record_header, len) != load32(h + 16))
         break;
-      }
       if (prev != 0 && seq != prev + 1) {
-        if (seq > prev)
-          f.broken_at = pos;
+        f.stale_end = seq < prev;
         break;
       }
       // Folded records are only counted (their number goes on).
@@ -656,6 +653,7 @@ bool journal::open_log(bool fresh, std::string& error) {
       prev = seq;
       pos += record_header + len;
     }
+    f.run_end = pos;
   };
   for (int i = 0; i < 2; ++i) {
     auto& f = logs_[i];
@@ -708,7 +706,7 @@ bool journal::open_log(bool fresh, std::string& error) {
     current_ = 0;
     return true;
   }
-  // Nothing newer than what was read may lie beyond a broken record.
+  // Nothing newer than what was read may lie beyond a file's records.
   auto newest = folded_upto_;
   for (auto& r : records)
     newest = std::max(newest, r.seq);
@@ -744,12 +742,15 @@ bool journal::open_log(bool fresh, std::string& error) {
 
 bool journal::check_breaks(int64_t newest, std::string& error) {
   for (auto& f : logs_) {
-    if (f.fd < 0 || f.broken_at == 0)
+    if (f.fd < 0 || (full_sync_ && f.stale_end))
       continue;
-    // Whole records after the break, numbered above `newest`: found by
-    // their magic and checked by their CRC (the break may have destroyed
-    // a length, so the scan does not hop from record to record). Stale
-    // records of an earlier round are numbered below: skipped.
+    // Whole records after the run, numbered above `newest`: found by their
+    // magic and checked by their CRC (a damaged record may have lost its
+    // length, so the scan does not hop from record to record). Records an
+    // earlier round of the file left are numbered lower: skipped. With
+    // sync the first of them ends the search: the records written since
+    // the file was reused lie before it (they would have overwritten it).
+    bool stale_seen = false;
     int64_t first_seq = 0;
     int64_t last_seq = 0;
     uint64_t first_pos = 0;
@@ -758,7 +759,7 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
     std::vector<char> payload;
     char magic[4];
     store32(magic, record_magic);
-    for (auto off = f.broken_at; off + record_header <= f.size;) {
+    for (auto off = f.run_end; !stale_seen && off + record_header <= f.size;) {
       auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), f.size - off));
       auto got = pread_all(f.fd, chunk.data(), want, off);
       if (got < static_cast<ssize_t>(record_header)) {
@@ -777,13 +778,17 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
         auto q = off + i;
         auto len = load32(p + 4);
         auto seq = static_cast<int64_t>(load64(p + 8));
-        if (len == 0 || len > f.size - q - record_header || seq <= newest)
+        if (len == 0 || len > f.size - q - record_header || (seq <= newest && !full_sync_))
           continue;
         payload.resize(len);
         if (pread_all(f.fd, payload.data(), len, q + record_header)
               != static_cast<ssize_t>(len)
             || record_crc(p, payload.data(), len) != load32(p + 16))
           continue;
+        if (seq <= newest) {
+          stale_seen = true;
+          break;
+        }
         if (first_seq == 0) {
           first_seq = seq;
           first_pos = q;
@@ -800,7 +805,7 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
     if (first_seq == 0)
       continue;
     auto what = f.path + ": corrupt journal log: the record at offset "
-                + std::to_string(f.broken_at) + " is damaged or torn, but newer ones follow it (record "
+                + std::to_string(f.run_end) + " is damaged, torn or missing, but newer ones follow it (record "
                 + std::to_string(first_seq) + " at offset " + std::to_string(first_pos)
                 + (last_seq != first_seq ? ", up to record " + std::to_string(last_seq) : "")
                 + ")";
@@ -814,8 +819,8 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
     // Erased, durably, before anything new is written: a new record could
     // otherwise end where one of them starts, and it would be read as the
     // next.
-    std::vector<char> zeros(static_cast<size_t>(std::min<uint64_t>(end - f.broken_at, chunk.size())), 0);
-    for (auto off = f.broken_at; off < end; off += zeros.size()) {
+    std::vector<char> zeros(static_cast<size_t>(std::min<uint64_t>(end - f.run_end, chunk.size())), 0);
+    for (auto off = f.run_end; off < end; off += zeros.size()) {
       auto n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), end - off));
       if (!pwrite_all(f.fd, zeros.data(), n, off)) {
         error = f.path + ": write failed: " + errno_text();

@@ -173,10 +173,11 @@ private:
     std::string path;
     uint64_t size = 0;
     uint64_t pos = 0;
-    /// Opening: where its records stopped at one that is corrupt or torn
-    /// (0: they stopped cleanly, at zeros or at a record of an earlier
-    /// round of the file).
-    uint64_t broken_at = 0;
+    /// Opening: where its records stopped, and whether at a whole record
+    /// an earlier round of the file left (numbered lower) or at the end of
+    /// the file, rather than at zeros or at a torn or damaged record.
+    uint64_t run_end = 0;
+    bool stale_end = false;
   };
 
   bool exec(sqlite3* db, const char* sql, std::string& error);
@@ -185,11 +186,15 @@ private:
   /// being migrated), otherwise reads their records after folded_upto into
   /// pending_.
   bool open_log(bool fresh, std::string& error);
-  /// Opening, after each file's records are read: the records after a
-  /// corrupt or torn one that are newer than `newest` (every record kept,
-  /// and folded_upto). With sync they are an error; with async they are
-  /// dropped (erased from the file, so that new records never link up
-  /// with them) and open_warning() says so.
+  /// Opening, after each file's records are read: records beyond the end
+  /// of a file's run that are newer than `newest` (every record kept, and
+  /// folded_upto). With sync, where only damage can leave them (each
+  /// record is on disk before the next is written), they are looked for
+  /// where a run ends at zeros or at a torn or damaged record, and are an
+  /// error. With async, where a power
+  /// loss can write a later page before an earlier one, they are looked
+  /// for after every run, dropped, erased from the file (so that new
+  /// records never link up with them), and open_warning() says so.
   bool check_breaks(int64_t newest, std::string& error);
   bool create_log_file(log_file& f, const std::string& id, std::string& error);
   /// Zeroes `f` up to at least `end` (chunks grow with the file).

@@ -573,6 +573,40 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
     std::map<std::string, std::string> want{{"a", "1"}, {"b", b}};
     CAF_CHECK_EQUAL(all_users(*j), want);
   }
+  // Record 2 all zeros, record 3 intact: the same (zeros in the middle of
+  // what sync wrote are damage too).
+  db.remove_files();
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+  }
+  poke(logs[0], second, std::string(record_size("b", "1"), '\0'));
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_CHECK_NOT_EQUAL(err.find("record 3"), std::string::npos);
+  // A file written over ends in the middle of a record of its earlier
+  // round (the new record is longer): nothing newer follows, no error.
+  db.remove_files();
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
+    CAF_REQUIRE(j->write({text_entry("b", "2")}, err));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 0
+    CAF_REQUIRE(j->write({text_entry("a", "22")}, err));
+  }
+  for (auto mode : {durability::sync, durability::async}) {
+    err.clear();
+    auto j = actors::journal::open(db.path, mode, err);
+    CAF_REQUIRE(j != nullptr);
+    CAF_CHECK(j->open_warning().empty());
+    std::map<std::string, std::string> want{{"a", "22"}, {"b", "2"}, {"c", "1"}};
+    CAF_CHECK_EQUAL(all_users(*j), want);
+  }
   // A torn last record (a crash in its write) has nothing newer after it:
   // no error, no warning.
   db.remove_files();
