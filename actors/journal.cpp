@@ -618,7 +618,7 @@ bool journal::open_log(bool fresh, std::string& error) {
   // the header on, up to the first that does not: zeros (never written), a
   // whole record an earlier round of the file left (a lower number), or a
   // torn or damaged one. check_breaks then looks whether newer records
-  // follow.
+  // lie beyond.
   std::vector<record_ref> records;
   auto read_records = [&](int i) {
     auto& f = logs_[i];
@@ -626,15 +626,11 @@ bool journal::open_log(bool fresh, std::string& error) {
     std::vector<char> bytes;
     int64_t prev = 0;
     auto pos = log_header_size;
-    f.stale_end = false;
-    for (;;) {
-      if (pread_all(f.fd, h, record_header, pos) != static_cast<ssize_t>(record_header)) {
-        f.stale_end = true; // the end of the file
-        break;
-      }
+    while (pread_all(f.fd, h, record_header, pos) == static_cast<ssize_t>(record_header)) {
       auto len = load32(h + 4);
       auto seq = static_cast<int64_t>(load64(h + 8));
-      if (load32(h) != record_magic || len == 0 || len > f.size - pos - record_header)
+      if (load32(h) != record_magic || load32(h + 20) != 0 || len == 0
+          || len > f.size - pos - record_header)
         break;
       bytes.assign(h, h + record_header);
       bytes.resize(record_header + len);
@@ -642,10 +638,8 @@ bool journal::open_log(bool fresh, std::string& error) {
             != static_cast<ssize_t>(len)
           || record_crc(h, bytes.data() + record_header, len) != load32(h + 16))
         break;
-      if (prev != 0 && seq != prev + 1) {
-        f.stale_end = seq < prev;
+      if (prev != 0 && seq != prev + 1)
         break;
-      }
       // Folded records are only counted (their number goes on).
       if (seq <= folded_upto_)
         bytes.clear();
@@ -717,8 +711,15 @@ bool journal::open_log(bool fresh, std::string& error) {
   std::sort(records.begin(), records.end(),
             [](const record_ref& a, const record_ref& b) { return a.seq < b.seq; });
   auto expected = folded_upto_ + 1;
-  for (auto& r : records) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto& r = records[i];
     last_seq_ = std::max(last_seq_, r.seq);
+    if (i > 0 && records[i - 1].seq == r.seq && r.seq > folded_upto_) {
+      // Both files hold this number: not one that could be trusted.
+      error = logs_[r.file].path + " and " + logs_[records[i - 1].file].path
+              + ": corrupt journal log: both hold a record " + std::to_string(r.seq);
+      return false;
+    }
     if (r.seq < expected)
       continue; // folded already
     if (r.seq > expected) {
@@ -742,15 +743,15 @@ bool journal::open_log(bool fresh, std::string& error) {
 
 bool journal::check_breaks(int64_t newest, std::string& error) {
   for (auto& f : logs_) {
-    if (f.fd < 0 || (full_sync_ && f.stale_end))
+    if (f.fd < 0)
       continue;
     // Whole records after the run, numbered above `newest`: found by their
     // magic and checked by their CRC (a damaged record may have lost its
     // length, so the scan does not hop from record to record). Records an
-    // earlier round of the file left are numbered lower: skipped. With
-    // sync the first of them ends the search: the records written since
-    // the file was reused lie before it (they would have overwritten it).
-    bool stale_seen = false;
+    // earlier round of the file left are numbered lower: skipped before
+    // their CRC. The search does not stop at one of them: a page that went
+    // back to older contents (a lost write) puts such records in the middle
+    // of the current round, with newer ones after them.
     int64_t first_seq = 0;
     int64_t last_seq = 0;
     uint64_t first_pos = 0;
@@ -759,11 +760,11 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
     std::vector<char> payload;
     char magic[4];
     store32(magic, record_magic);
-    for (auto off = f.run_end; !stale_seen && off + record_header <= f.size;) {
+    for (auto off = f.run_end; off + record_header <= f.size;) {
       auto want = static_cast<size_t>(std::min<uint64_t>(chunk.size(), f.size - off));
       auto got = pread_all(f.fd, chunk.data(), want, off);
       if (got < static_cast<ssize_t>(record_header)) {
-        error = f.path + ": cannot read: " + errno_text();
+        error = f.path + ": cannot read: " + (got < 0 ? errno_text() : std::string{"short read"});
         return false;
       }
       auto n = static_cast<size_t>(got);
@@ -778,17 +779,14 @@ bool journal::check_breaks(int64_t newest, std::string& error) {
         auto q = off + i;
         auto len = load32(p + 4);
         auto seq = static_cast<int64_t>(load64(p + 8));
-        if (len == 0 || len > f.size - q - record_header || (seq <= newest && !full_sync_))
+        if (load32(p + 20) != 0 || len == 0 || len > f.size - q - record_header
+            || seq <= newest)
           continue;
         payload.resize(len);
         if (pread_all(f.fd, payload.data(), len, q + record_header)
               != static_cast<ssize_t>(len)
             || record_crc(p, payload.data(), len) != load32(p + 16))
           continue;
-        if (seq <= newest) {
-          stale_seen = true;
-          break;
-        }
         if (first_seq == 0) {
           first_seq = seq;
           first_pos = q;
@@ -858,6 +856,11 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
   }
   auto seq = last_seq_ + 1;
   if (!memory_) {
+    // Until a write succeeds, the commits stay in this file (start_fold):
+    // a failed one may have left a whole record numbered `seq` here (its
+    // fdatasync failed), and its retry must go over it, not into the
+    // other file, where both would be found at open.
+    write_failed_ = true;
     auto len = blob_.size() - record_header;
     if (len > std::numeric_limits<uint32_t>::max()) {
       error = logs_[current_].path + ": write failed: a commit of " + std::to_string(len)
@@ -883,6 +886,7 @@ bool journal::write(std::vector<journal_entry> entries, std::string& error) {
       return false;
     }
     f.pos = end;
+    write_failed_ = false;
   }
   last_seq_ = seq;
   // The record itself is what the fold reads: the entries side by side (a
@@ -956,8 +960,9 @@ void journal::start_fold(size_t slice) {
   fold_started_ = std::chrono::steady_clock::now();
   // The commits go on in the other file, from its start, once every record
   // in it is folded; after a failed fold they stay where they are (this
-  // fold covers both files then).
-  if (!memory_ && !other_dirty_) {
+  // fold covers both files then), and so they do after a failed write
+  // (write()).
+  if (!memory_ && !other_dirty_ && !write_failed_) {
     // With `async`, what the file holds reaches the disk before anything
     // written to the other one: a power loss then loses the newest records
     // only, never some in the middle (opening would call that a gap).

@@ -173,11 +173,8 @@ private:
     std::string path;
     uint64_t size = 0;
     uint64_t pos = 0;
-    /// Opening: where its records stopped, and whether at a whole record
-    /// an earlier round of the file left (numbered lower) or at the end of
-    /// the file, rather than at zeros or at a torn or damaged record.
+    /// Opening: where its records stopped.
     uint64_t run_end = 0;
-    bool stale_end = false;
   };
 
   bool exec(sqlite3* db, const char* sql, std::string& error);
@@ -189,11 +186,9 @@ private:
   /// Opening, after each file's records are read: records beyond the end
   /// of a file's run that are newer than `newest` (every record kept, and
   /// folded_upto). With sync, where only damage can leave them (each
-  /// record is on disk before the next is written), they are looked for
-  /// where a run ends at zeros or at a torn or damaged record, and are an
-  /// error. With async, where a power
-  /// loss can write a later page before an earlier one, they are looked
-  /// for after every run, dropped, erased from the file (so that new
+  /// record is on disk before the next is written), they are an error.
+  /// With async, where a power loss can write a later page before an
+  /// earlier one, they are dropped, erased from the file (so that new
   /// records never link up with them), and open_warning() says so.
   bool check_breaks(int64_t newest, std::string& error);
   bool create_log_file(log_file& f, const std::string& id, std::string& error);
@@ -231,6 +226,8 @@ private:
   sqlite3* db_;
   std::string path_;
   std::string open_warning_;
+  /// The last write() failed: the next fold does not switch files.
+  bool write_failed_ = false;
   /// The log files (none for ":memory:"): written by the owner's thread
   /// only; the one being written is current_, the other holds the records
   /// of the fold under way (other_dirty_) or folded ones.

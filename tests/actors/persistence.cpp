@@ -561,10 +561,10 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
     CAF_CHECK_NOT_EQUAL(j->open_warning().find("record 3"), std::string::npos);
     std::map<std::string, std::string> want{{"a", "1"}};
     CAF_CHECK_EQUAL(all_users(*j), want);
-    // The commits start over at the file's start: a record as long as the
-    // old records 1 and 2 together (number 2) ends where the old record 3
-    // (number 3) begins. The dropped records are erased, so it does not
-    // come back as the next one.
+    // "b" goes on as record 2 (in file 1: the fold at open moved the
+    // commits there). The dropped record 3 is erased from file 0: left
+    // there, newer than everything kept, it would stop the next start with
+    // sync, or come back as the next record once file 0 is written again.
     CAF_REQUIRE(j->write({text_entry("b", b)}, err));
   }
   {
@@ -607,6 +607,34 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
     std::map<std::string, std::string> want{{"a", "22"}, {"b", "2"}, {"c", "1"}};
     CAF_CHECK_EQUAL(all_users(*j), want);
   }
+  // A page that went back to what an earlier round wrote (a lost write):
+  // file 0 again from its start (records 5 to 7), then record 6's place
+  // holds the old record 2 again. Records stop at it (a lower number), but
+  // record 7 follows: with sync, an error.
+  db.remove_files();
+  std::string old_second;
+  {
+    auto j = open_journal(db.path);
+    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
+    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+    std::ifstream in{logs[0], std::ios::binary};
+    in.seekg(static_cast<std::streamoff>(second));
+    old_second.resize(record_size("b", "1"));
+    in.read(old_second.data(), static_cast<std::streamsize>(old_second.size()));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
+    CAF_REQUIRE(j->write({text_entry("d", "1")}, err));
+    CAF_CHECK_EQUAL(j->count(journal_table::users), 4u); // folds, on to file 0
+    CAF_REQUIRE_EQUAL(j->current_log(), 0);
+    CAF_REQUIRE(j->write({text_entry("a", "2")}, err)); // 5
+    CAF_REQUIRE(j->write({text_entry("b", "2")}, err)); // 6
+    CAF_REQUIRE(j->write({text_entry("c", "2")}, err)); // 7
+  }
+  poke(logs[0], second, old_second);
+  err.clear();
+  CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
+  CAF_MESSAGE("lost write: " << err);
+  CAF_CHECK_NOT_EQUAL(err.find("record 7"), std::string::npos);
   // A torn last record (a crash in its write) has nothing newer after it:
   // no error, no warning.
   db.remove_files();
@@ -622,6 +650,32 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
     std::map<std::string, std::string> want{{"a", "1"}};
     CAF_CHECK_EQUAL(all_users(*j), want);
   }
+}
+
+CAF_TEST(after a failed write the next fold does not switch log files) {
+  temp_db db;
+  std::string err;
+  auto j = open_journal(db.path);
+  CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
+  {
+    full_disk disk{db.path};
+    CAF_CHECK(!j->write({text_entry("b", "1")}, err));
+    CAF_MESSAGE("failed: " << err);
+  }
+  // A fold now (count() folds everything) would move the commits to file
+  // 1; after the failure they stay in file 0, over the failed record (a
+  // failed fdatasync can leave it whole: in file 1 the retry would give two
+  // records of that number).
+  CAF_CHECK_EQUAL(j->count(journal_table::users), 1u);
+  CAF_CHECK_EQUAL(j->current_log(), 0);
+  CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+  // Once a write succeeded, the next fold switches as usual.
+  CAF_CHECK_EQUAL(j->count(journal_table::users), 2u);
+  CAF_CHECK_EQUAL(j->current_log(), 1);
+  j.reset();
+  std::map<std::string, std::string> want{{"a", "1"}, {"c", "1"}};
+  auto again = open_journal(db.path);
+  CAF_CHECK_EQUAL(all_users(*again), want);
 }
 
 CAF_TEST(schema 1 2 and 3 journals are migrated and a malformed log record is an error) {
