@@ -468,6 +468,27 @@ void put_record(const std::string& file, size_t offset, uint64_t seq,
 
 constexpr size_t first_record = 4096;
 
+/// Records 1 to 3 in log file 0: a=1, b=1, c=1 (record_size("a", "1")
+/// bytes each).
+void write_abc(actors::journal& j) {
+  std::string err;
+  for (auto key : {"a", "b", "c"})
+    CAF_REQUIRE(j.write({text_entry(key, "1")}, err));
+}
+
+/// write_abc, a fold (the commits go on in file 1), record 4 (`key` =
+/// `value`) there, a fold (back to file 0): the next record goes over
+/// record 1.
+void write_abc_and_wrap(actors::journal& j, const std::string& key, const std::string& value) {
+  std::string err;
+  write_abc(j);
+  CAF_CHECK_EQUAL(j.count(journal_table::users), 3u);
+  CAF_CHECK_EQUAL(j.current_log(), 1);
+  CAF_REQUIRE(j.write({text_entry(key, value)}, err));
+  j.count(journal_table::users);
+  CAF_REQUIRE_EQUAL(j.current_log(), 0);
+}
+
 } // namespace
 
 CAF_TEST(a torn record ends the log and a file written over keeps no old record) {
@@ -498,13 +519,7 @@ CAF_TEST(a torn record ends the log and a file written over keeps no old record)
   // follow it intact. They are not replayed.
   {
     auto j = open_journal(db.path);
-    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
-    CAF_REQUIRE(j->write({text_entry("b", "2")}, err));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 0
-    CAF_CHECK_EQUAL(j->current_log(), 0);
+    write_abc_and_wrap(*j, "b", "2");
     CAF_REQUIRE(j->write({text_entry("a", "2")}, err));
   }
   {
@@ -532,12 +547,7 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
   temp_db db;
   auto logs = actors::journal::log_files(db.path);
   std::string err;
-  {
-    auto j = open_journal(db.path);
-    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
-  }
+  write_abc(*open_journal(db.path));
   // Record 2's payload damaged on the disk (a bad sector, a flipped bit);
   // records 1 and 3 intact. With sync, all three were acknowledged: ending
   // the log at record 2 would drop record 3 without a word.
@@ -576,12 +586,7 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
   // Record 2 all zeros, record 3 intact: the same (zeros in the middle of
   // what sync wrote are damage too).
   db.remove_files();
-  {
-    auto j = open_journal(db.path);
-    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
-  }
+  write_abc(*open_journal(db.path));
   poke(logs[0], second, std::string(record_size("b", "1"), '\0'));
   err.clear();
   CAF_CHECK(actors::journal::open(db.path, durability::sync, err) == nullptr);
@@ -591,12 +596,7 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
   db.remove_files();
   {
     auto j = open_journal(db.path);
-    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
-    CAF_REQUIRE(j->write({text_entry("b", "2")}, err));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 0
+    write_abc_and_wrap(*j, "b", "2");
     CAF_REQUIRE(j->write({text_entry("a", "22")}, err));
   }
   for (auto mode : {durability::sync, durability::async}) {
@@ -615,17 +615,11 @@ CAF_TEST(a corrupt record with newer ones after it stops a sync start and is dro
   std::string old_second;
   {
     auto j = open_journal(db.path);
-    CAF_REQUIRE(j->write({text_entry("a", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("b", "1")}, err));
-    CAF_REQUIRE(j->write({text_entry("c", "1")}, err));
+    write_abc_and_wrap(*j, "d", "1");
     std::ifstream in{logs[0], std::ios::binary};
     in.seekg(static_cast<std::streamoff>(second));
     old_second.resize(record_size("b", "1"));
     in.read(old_second.data(), static_cast<std::streamsize>(old_second.size()));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 3u); // folds, on to file 1
-    CAF_REQUIRE(j->write({text_entry("d", "1")}, err));
-    CAF_CHECK_EQUAL(j->count(journal_table::users), 4u); // folds, on to file 0
-    CAF_REQUIRE_EQUAL(j->current_log(), 0);
     CAF_REQUIRE(j->write({text_entry("a", "2")}, err)); // 5
     CAF_REQUIRE(j->write({text_entry("b", "2")}, err)); // 6
     CAF_REQUIRE(j->write({text_entry("c", "2")}, err)); // 7
