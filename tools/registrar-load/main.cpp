@@ -282,6 +282,8 @@ int main(int argc, char** argv) {
   app.add_option("--plot", opt.plot_path, "Write throughput and p99 per second as SVG");
   app.add_option("--ack-log", opt.ack_log,
                  "Append one line per acknowledged REGISTER binding / PUBLISH");
+  app.add_option("--started-file", opt.started_file,
+                 "SIP mode: create FILE when the measured phase begins (after the set-up)");
   app.add_option("--acks", opt.acks_path,
                  "verify: the ack log (--ack-log of earlier runs) to check");
   app.add_option("--max-error-rate", opt.max_error_rate,

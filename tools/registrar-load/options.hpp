@@ -86,6 +86,9 @@ struct options {
   std::string json_path;
   std::string plot_path;
   std::string ack_log;
+  /// SIP mode: created when the measured phase begins (after the set-up),
+  /// so that a test can act during it.
+  std::string started_file;
   std::string acks_path; ///< verify: the ack log to check
   double max_error_rate = 0;
   bool no_progress = false;

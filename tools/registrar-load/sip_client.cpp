@@ -1242,6 +1242,8 @@ void sip_load::start_measure(time_point now) {
   rec_.set_phase("measure", pl_.measured == UINT64_MAX ? 0 : pl_.measured);
   rec_.begin(now);
   measure_start_ = now;
+  if (!opt_.started_file.empty())
+    std::ofstream{opt_.started_file}.flush();
 }
 
 void sip_load::issue_measured(uint64_t i, time_point due) {
