@@ -287,14 +287,13 @@ caf::behavior event_adapter(caf::event_based_actor* self,
 
 namespace {
 
-/// What spawn_engine read back from a journal.
-struct restored_state {
-  std::vector<user_record> users;
-  supervisor_restore sup;
-};
+/// The engine's actors but the subscription supervisor and the front
+/// (spawned by finish_engine, once the journal's rows are read).
+std::shared_ptr<engine_refs> spawn_core(caf::actor_system& sys, engine_config cfg,
+                                        std::shared_ptr<journal> j);
 
-engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
-                         std::shared_ptr<journal> j, restored_state restored);
+engine finish_engine(caf::actor_system& sys, std::shared_ptr<engine_refs> refs,
+                     supervisor_restore sup);
 
 } // namespace
 
@@ -350,6 +349,46 @@ caf::behavior closer(caf::event_based_actor* self, engine e) {
   return {[](caf::ok_atom) {}};
 }
 
+/// Users read back from the journal, gathered per shard and sent to it in
+/// chunks while the scan goes on: the shards take users over while the
+/// rest is still being read (and no vector of every user is ever built).
+class restore_sender {
+public:
+  static constexpr size_t chunk = 4096;
+
+  explicit restore_sender(const engine_refs& refs) : refs_(refs) {
+    parts_.resize(refs.shards.size());
+  }
+
+  void add(user_record rec) {
+    auto i = core::shard_of(rec.aor, static_cast<uint32_t>(parts_.size()));
+    auto& part = parts_[i];
+    if (part.users.empty())
+      part.users.reserve(chunk);
+    part.users.push_back(std::move(rec));
+    ++count_;
+    if (part.users.size() == chunk)
+      send(i);
+  }
+
+  /// Sends what is left; returns the number of users read.
+  size_t finish() {
+    for (size_t i = 0; i < parts_.size(); ++i)
+      if (!parts_[i].users.empty())
+        send(i);
+    return count_;
+  }
+
+private:
+  void send(size_t i) {
+    caf::anon_send(refs_.shards[i], std::exchange(parts_[i], restore_users{}));
+  }
+
+  const engine_refs& refs_;
+  std::vector<restore_users> parts_;
+  size_t count_ = 0;
+};
+
 } // namespace
 
 void engine::shutdown() {
@@ -364,7 +403,7 @@ void engine::shutdown() {
 }
 
 engine spawn_engine(caf::actor_system& sys, engine_config cfg) {
-  return spawn_engine_impl(sys, std::move(cfg), nullptr, {});
+  return finish_engine(sys, spawn_core(sys, std::move(cfg), nullptr), {});
 }
 
 caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
@@ -373,63 +412,72 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
     return caf::make_error(caf::sec::invalid_argument, "spawn_engine: no journal");
   if (cfg.persistence == durability::off)
     cfg.persistence = durability::sync;
-  // Read everything back before any actor runs: a row that does not parse
-  // stops the start (never a silent loss).
-  restored_state restored;
+  // The shards are spawned first and take the users over while the scan
+  // goes on (restore_users is the first message each gets: nothing else has
+  // their handles yet). A row that does not parse stops the start (never a
+  // silent loss): the actors spawned so far are stopped.
+  auto journal_ref = j;
+  auto refs = spawn_core(sys, std::move(cfg), std::move(j));
+  supervisor_restore sup;
+  auto resumable = std::make_shared<std::vector<stored_watcher>>();
+  restore_sender sender{*refs};
   std::string error;
-  bool ok = j->scan(journal_table::users,
-                    [&](std::string_view key, std::string_view bytes) {
-                      user_record rec;
-                      if (!from_bytes(bytes, rec) || rec.aor != key) {
-                        if (error.empty())
-                          error = j->path() + ": unreadable user row '"
-                                  + std::string{key} + "'";
-                        return;
-                      }
-                      restored.users.push_back(std::move(rec));
-                    },
-                    error)
-            && j->scan(journal_table::policies,
-                       [&](std::string_view key, std::string_view bytes) {
-                         core::presence_policy pol;
-                         if (!from_bytes(bytes, pol)) {
-                           if (error.empty())
-                             error = j->path() + ": unreadable policy row '"
-                                     + std::string{key} + "'";
-                           return;
-                         }
-                         restored.sup.policies.emplace(std::string{key},
-                                                       std::move(pol));
-                       },
-                       error);
-  if (!ok || !error.empty())
-    return caf::make_error(caf::sec::runtime_error, error);
   // New subscription ids continue above every id still in use; versions
   // jump (restart_version_gap); the SIP dialogs are kept for the edge.
-  auto resumable = std::make_shared<std::vector<stored_watcher>>();
-  for (auto& u : restored.users) {
-    for (auto& w : u.watchers) {
-      restored.sup.last_id = std::max(restored.sup.last_id,
-                                      subscription_number(w.sub.id));
-      w.sub.version += restart_version_gap;
-      if (!w.dialog.call_id.empty()
-          && w.sub.state != core::subscription_state::terminated)
-        resumable->push_back(w);
-    }
-    for (auto& x : u.watching)
-      restored.sup.last_id = std::max(restored.sup.last_id,
-                                      subscription_number(x.id));
+  bool ok = journal_ref->scan(
+              journal_table::users,
+              [&](std::string_view key, std::string_view bytes) {
+                user_record rec;
+                if (!from_bytes(bytes, rec) || rec.aor != key) {
+                  if (error.empty())
+                    error = journal_ref->path() + ": unreadable user row '"
+                            + std::string{key} + "'";
+                  return;
+                }
+                if (!error.empty())
+                  return;
+                for (auto& w : rec.watchers) {
+                  sup.last_id = std::max(sup.last_id, subscription_number(w.sub.id));
+                  w.sub.version += restart_version_gap;
+                  if (!w.dialog.call_id.empty()
+                      && w.sub.state != core::subscription_state::terminated)
+                    resumable->push_back(w);
+                }
+                for (auto& x : rec.watching)
+                  sup.last_id = std::max(sup.last_id, subscription_number(x.id));
+                sender.add(std::move(rec));
+              },
+              error)
+            && journal_ref->scan(journal_table::policies,
+                                 [&](std::string_view key, std::string_view bytes) {
+                                   core::presence_policy pol;
+                                   if (!from_bytes(bytes, pol)) {
+                                     if (error.empty())
+                                       error = journal_ref->path()
+                                               + ": unreadable policy row '"
+                                               + std::string{key} + "'";
+                                     return;
+                                   }
+                                   sup.policies.emplace(std::string{key}, std::move(pol));
+                                 },
+                                 error);
+  if (!ok || !error.empty()) {
+    engine partial;
+    partial.refs = refs;
+    stop_all(partial);
+    return caf::make_error(caf::sec::runtime_error, error);
   }
-  auto result = spawn_engine_impl(sys, std::move(cfg), std::move(j),
-                                  std::move(restored));
+  auto restored = sender.finish();
+  auto result = finish_engine(sys, std::move(refs), std::move(sup));
+  result.restored_users = restored;
   result.resumable = std::move(resumable);
   return result;
 }
 
 namespace {
 
-engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
-                         std::shared_ptr<journal> j, restored_state restored) {
+std::shared_ptr<engine_refs> spawn_core(caf::actor_system& sys, engine_config cfg,
+                                        std::shared_ptr<journal> j) {
   auto refs = std::make_shared<engine_refs>();
   auto shards = std::max<uint32_t>(cfg.shards, 1);
   expiry_config ecfg;
@@ -452,22 +500,15 @@ engine spawn_engine_impl(caf::actor_system& sys, engine_config cfg,
   }
   for (uint32_t i = 0; i < shards; ++i)
     refs->shards.push_back(spawn_directory_shard(sys, shared));
-  // Restored users go to their shards as the first message each gets
-  // (nothing else has their handles before we return).
-  if (!restored.users.empty()) {
-    std::vector<restore_users> parts(refs->shards.size());
-    for (auto& u : restored.users)
-      parts[core::shard_of(u.aor, shards)].users.push_back(std::move(u));
-    for (size_t i = 0; i < parts.size(); ++i)
-      if (!parts[i].users.empty())
-        caf::anon_send(refs->shards[i], std::move(parts[i]));
-  }
+  return refs;
+}
+
+engine finish_engine(caf::actor_system& sys, std::shared_ptr<engine_refs> refs,
+                     supervisor_restore sup) {
   engine result;
-  result.refs = shared;
-  result.restored_users = restored.users.size();
-  result.subscriptions = spawn_subscription_supervisor(sys, shared,
-                                                       std::move(restored.sup));
-  result.service = sys.spawn(front, shared, result.subscriptions);
+  result.refs = refs;
+  result.subscriptions = spawn_subscription_supervisor(sys, result.refs, std::move(sup));
+  result.service = sys.spawn(front, result.refs, result.subscriptions);
   return result;
 }
 

@@ -1126,4 +1126,61 @@ CAF_TEST(bad input changes no row) {
   CAF_CHECK_EQUAL(rows(db.path, journal_table::users), before);
 }
 
+CAF_TEST(an unreadable user row stops the start naming it and stops every actor spawned) {
+  // More users than one restore chunk per shard: the shards have taken
+  // users over before the scan reaches the bad row.
+  constexpr size_t n = 3 * 4096;
+  // Rows hold wall-clock times.
+  auto wall_now = make_cfg(durability::sync).wall_clock().time_since_epoch();
+  auto in_an_hour = core::time_point{} + std::chrono::duration_cast<core::duration>(wall_now)
+                    + 3600s;
+  std::string last;
+  {
+    auto j = open_journal(db.path, durability::sync);
+    std::vector<journal_entry> batch;
+    for (size_t i = 0; i < n; ++i) {
+      user_record row;
+      row.aor = "sip:u" + std::to_string(i) + "@example.com";
+      core::contact_info c;
+      c.uri = "sip:u" + std::to_string(i) + "@192.0.2.1";
+      c.call_id = "c" + std::to_string(i) + "@test";
+      c.expires_at = in_an_hour;
+      row.bindings.push_back(c);
+      batch.push_back(journal_entry{journal_table::users, row.aor, actors::to_bytes(row)});
+    }
+    std::string err;
+    CAF_REQUIRE(j->write(std::move(batch), err));
+    // The last row the scan reads becomes unreadable.
+    CAF_REQUIRE(j->scan(journal_table::users,
+                        [&](std::string_view key, std::string_view) { last = key; }, err));
+    CAF_REQUIRE(j->write({text_entry(last, "not a user record")}, err));
+    CAF_MESSAGE("the bad row: " << last);
+    auto running = sys.registry().running();
+    auto e = actors::spawn_engine(sys, make_cfg(durability::sync), j);
+    CAF_REQUIRE(!e);
+    auto text = sys.render(e.error());
+    CAF_CHECK(text.find(db.path) != std::string::npos);
+    CAF_CHECK(text.find("unreadable user row '" + last + "'") != std::string::npos);
+    sched.run();
+    CAF_MESSAGE("running " << running << " -> " << sys.registry().running());
+    CAF_CHECK_EQUAL(sys.registry().running(), running);
+    // Nothing was written: the rows are as they were.
+    CAF_CHECK_EQUAL(j->count(journal_table::users), n);
+    // With the row mended, the same journal starts with every user.
+    user_record fixed;
+    fixed.aor = last;
+    CAF_REQUIRE(j->write({journal_entry{journal_table::users, last, actors::to_bytes(fixed)}},
+                         err));
+  }
+  start();
+  CAF_CHECK_EQUAL(eng.restored_users, n);
+  auto probe = last == "sip:u7@example.com" ? 8 : 7;
+  auto l = call<register_reply>(
+    lookup_request{"sip:u" + std::to_string(probe) + "@example.com"});
+  CAF_REQUIRE(l);
+  CAF_REQUIRE_EQUAL(l->bindings.size(), 1u);
+  CAF_CHECK_EQUAL(l->bindings[0].uri, "sip:u" + std::to_string(probe) + "@192.0.2.1");
+  CAF_CHECK_EQUAL(l->bindings[0].expires, 3600u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
