@@ -413,9 +413,12 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
   if (cfg.persistence == durability::off)
     cfg.persistence = durability::sync;
   // The shards are spawned first and take the users over while the scan
-  // goes on (restore_users is the first message each gets: nothing else has
-  // their handles yet). A row that does not parse stops the start (never a
-  // silent loss): the actors spawned so far are stopped.
+  // goes on (nobody outside has their handles yet; the shards only send
+  // each other reverse-index updates meanwhile). The expiry supervisor is
+  // held until the scan ends: nothing expires, so nothing writes to the
+  // journal while it is read (it is not thread-safe); what expired while
+  // the server was down expires on the first tick after. A row that does not parse stops the
+  // start (never a silent loss): the actors spawned so far are stopped.
   auto journal_ref = j;
   auto refs = spawn_core(sys, std::move(cfg), std::move(j));
   supervisor_restore sup;
@@ -468,6 +471,7 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
     return caf::make_error(caf::sec::runtime_error, error);
   }
   auto restored = sender.finish();
+  caf::anon_send(refs->expiry, resume_atom::value);
   auto result = finish_engine(sys, std::move(refs), std::move(sup));
   result.restored_users = restored;
   result.resumable = std::move(resumable);
@@ -482,6 +486,8 @@ std::shared_ptr<engine_refs> spawn_core(caf::actor_system& sys, engine_config cf
   auto shards = std::max<uint32_t>(cfg.shards, 1);
   expiry_config ecfg;
   ecfg.granularity = cfg.expiry_granularity;
+  // Restoring: held until the journal is read (spawn_engine resumes it).
+  ecfg.held = j != nullptr;
   refs->cfg = std::make_shared<const engine_config>(std::move(cfg));
   refs->interest = std::make_shared<std::atomic<uint32_t>>(0);
   refs->routes = std::make_shared<route_cell>();

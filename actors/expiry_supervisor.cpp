@@ -31,6 +31,8 @@ struct expiry_state {
   /// times are leftovers of an earlier arming (timers cannot be cancelled).
   core::time_point armed_at{};
   bool armed = false;
+  /// Set until resume_atom (expiry_config::held): no tick is armed.
+  bool held = false;
   expiry_stats stats;
   static inline const char* name = "regcore.expiry_supervisor";
 };
@@ -50,6 +52,8 @@ core::time_point slot_of(const expiry_config& cfg, core::time_point x) {
 /// Makes sure a tick comes no later than the slot of `deadline`.
 void arm(expiry_self self, core::time_point deadline) {
   auto& st = self->state;
+  if (st.held)
+    return; // resume_atom arms the earliest
   auto now = self->clock().now();
   auto when = std::max(slot_of(st.cfg, deadline), now);
   if (st.armed && st.armed_at <= when)
@@ -92,6 +96,7 @@ void add(expiry_self self, expiry_schedule& x) {
 expiry_supervisor_actor::behavior_type
 expiry_supervisor(expiry_self self, expiry_config cfg) {
   self->state.cfg = cfg;
+  self->state.held = cfg.held;
   return {
     [=](expiry_schedule& x) { add(self, x); },
     [=](expiry_schedule_batch& xs) {
@@ -104,6 +109,14 @@ expiry_supervisor(expiry_self self, expiry_config cfg) {
         st.armed = false;
       ++st.stats.ticks;
       fire_due(self);
+      if (!st.heap.empty())
+        arm(self, st.heap.top().deadline);
+    },
+    [=](resume_atom) {
+      auto& st = self->state;
+      if (!st.held)
+        return;
+      st.held = false;
       if (!st.heap.empty())
         arm(self, st.heap.top().deadline);
     },

@@ -15,6 +15,10 @@ struct expiry_config {
   /// same slot fire in one tick (one expiry_due per owner). 1 s matches the
   /// whole-second expiries of SIP.
   std::chrono::milliseconds granularity{1000};
+  /// Held: deadlines are kept, but none fires until `resume_atom` (a
+  /// restart: nothing expires, and so nothing is journaled, while
+  /// spawn_engine is still reading the journal).
+  bool held = false;
 };
 
 /// Spawns the expiry supervisor: a min-heap of deadlines and one armed timer

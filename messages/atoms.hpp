@@ -21,5 +21,8 @@ using rebalance_atom = caf::atom_constant<caf::atom("rebalance")>;
 /// Cluster: to a user actor, give your state up (its reply) and stop
 /// serving; another node owns you now.
 using hand_over_atom = caf::atom_constant<caf::atom("handover")>;
+/// To the expiry supervisor spawned held (expiry_config::held): deadlines
+/// may fire from now on.
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 } // namespace regcore

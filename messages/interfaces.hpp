@@ -24,6 +24,7 @@ using expiry_supervisor_actor = caf::typed_actor<
   caf::reacts_to<expiry_schedule>,
   caf::reacts_to<expiry_schedule_batch>,
   caf::reacts_to<tick_atom, core::time_point>,
+  caf::reacts_to<resume_atom>,
   caf::replies_to<stats_atom>::with<expiry_stats>>;
 
 /// The journal's writer (actors/store.hpp): applies batches of row changes

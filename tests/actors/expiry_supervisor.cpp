@@ -143,4 +143,35 @@ CAF_TEST(a past deadline fires on the next tick) {
   CAF_CHECK_EQUAL(got(a)[0].entries[0].key, "past");
 }
 
+CAF_TEST(a held supervisor keeps its deadlines until it is resumed) {
+  // As spawn_engine spawns it for a restart: nothing fires while the
+  // journal is still being read, then what is past due fires at once.
+  actors::expiry_config held_cfg;
+  held_cfg.held = true;
+  auto held = actors::spawn_expiry_supervisor(sys, held_cfg);
+  self->send(held, expiry_schedule{a, "past", now() - 5s});
+  self->send(held, expiry_schedule{a, "soon", now() + 2s});
+  sched.run();
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), 0u); // no tick armed
+  CAF_CHECK_EQUAL(advance_time(10s), 0u);
+  sched.run();
+  CAF_CHECK(got(a).empty());
+  self->send(held, resume_atom::value);
+  sched.run();
+  CAF_CHECK_EQUAL(advance_time(0s), 1u); // the tick armed at resume, due now
+  sched.run();
+  CAF_REQUIRE_EQUAL(got(a).size(), 1u);
+  CAF_CHECK_EQUAL(got(a)[0].entries.size(), 2u);
+  // A second resume changes nothing; new deadlines arm ticks as usual.
+  self->send(held, resume_atom::value);
+  self->send(held, expiry_schedule{b, "later", now() + 3s});
+  sched.run();
+  CAF_CHECK_EQUAL(advance_time(3s), 1u);
+  sched.run();
+  CAF_REQUIRE_EQUAL(got(b).size(), 1u);
+  CAF_CHECK_EQUAL(got(b)[0].entries[0].key, "later");
+  anon_send_exit(held, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

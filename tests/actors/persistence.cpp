@@ -1127,8 +1127,9 @@ CAF_TEST(bad input changes no row) {
 }
 
 CAF_TEST(an unreadable user row stops the start naming it and stops every actor spawned) {
-  // More users than one restore chunk per shard: the shards have taken
-  // users over before the scan reaches the bad row.
+  // More users than one restore chunk per shard: chunks have gone to the
+  // shards before the scan reaches the bad row (with the real scheduler they
+  // are filing them; here they wait in the mailboxes).
   constexpr size_t n = 3 * 4096;
   // Rows hold wall-clock times.
   auto wall_now = make_cfg(durability::sync).wall_clock().time_since_epoch();
