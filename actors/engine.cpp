@@ -417,23 +417,23 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
   // each other reverse-index updates meanwhile). The expiry supervisor is
   // held until the scan ends: nothing expires, so nothing writes to the
   // journal while it is read (it is not thread-safe); what expired while
-  // the server was down expires on the first tick after. A row that does not parse stops the
-  // start (never a silent loss): the actors spawned so far are stopped.
-  auto journal_ref = j;
-  auto refs = spawn_core(sys, std::move(cfg), std::move(j));
+  // the server was down expires on the first tick after. A row that does
+  // not parse stops the start (never a silent loss): the actors spawned so
+  // far are stopped.
+  auto refs = spawn_core(sys, std::move(cfg), j);
   supervisor_restore sup;
   auto resumable = std::make_shared<std::vector<stored_watcher>>();
   restore_sender sender{*refs};
   std::string error;
   // New subscription ids continue above every id still in use; versions
   // jump (restart_version_gap); the SIP dialogs are kept for the edge.
-  bool ok = journal_ref->scan(
+  bool ok = j->scan(
               journal_table::users,
               [&](std::string_view key, std::string_view bytes) {
                 user_record rec;
                 if (!from_bytes(bytes, rec) || rec.aor != key) {
                   if (error.empty())
-                    error = journal_ref->path() + ": unreadable user row '"
+                    error = j->path() + ": unreadable user row '"
                             + std::string{key} + "'";
                   return;
                 }
@@ -451,12 +451,12 @@ caf::expected<engine> spawn_engine(caf::actor_system& sys, engine_config cfg,
                 sender.add(std::move(rec));
               },
               error)
-            && journal_ref->scan(journal_table::policies,
+            && j->scan(journal_table::policies,
                                  [&](std::string_view key, std::string_view bytes) {
                                    core::presence_policy pol;
                                    if (!from_bytes(bytes, pol)) {
                                      if (error.empty())
-                                       error = journal_ref->path()
+                                       error = j->path()
                                                + ": unreadable policy row '"
                                                + std::string{key} + "'";
                                      return;
